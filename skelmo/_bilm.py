@@ -1,0 +1,564 @@
+"""The ELMo biLM in PyTorch: character encoder and bidirectional LSTM stack.
+
+Weights arrive from :mod:`skelmo._format` in TensorFlow orientation; the
+conversions to PyTorch happen in the ``from_weights`` constructors below and
+are undone by ``to_weights``, so a model round-trips exactly.
+
+The LSTM is written for inference speed on the CPU: the input half of every
+gate product runs over a whole chunk of time steps as one matrix product,
+only the recurrent half runs step by step, finished sentences drop out of the
+batch (rows are sorted by length), and all buffers are allocated once per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._chars import MAX_CHARACTERS, _BOS_IDS, _EOS_IDS
+from ._format import (
+    ElmoOptions,
+    ElmoWeights,
+    HighwayWeights,
+    LstmCellWeights,
+    read_model,
+)
+
+__all__ = ["BiLM", "BiLMOutput", "LstmState", "CharacterEncoder", "LstmStack"]
+
+# Time steps whose input products are computed together. Bounds the memory of
+# the precomputed gate inputs to chunk x batch x 4 x cell floats per direction.
+_TIME_CHUNK = 16
+
+# Matrix products run on at least this many rows. BLAS kernels pick another
+# summation order for very small products, which would make a sentence's
+# vectors depend on how many sentences share its batch; padding small products
+# to MIN_ROWS rows keeps every row's result independent of the others.
+MIN_ROWS = 16
+
+
+def _param(array: np.ndarray) -> nn.Parameter:
+    return nn.Parameter(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)),
+                        requires_grad=False)
+
+
+class CharacterEncoder(nn.Module):
+    """Character CNN, highway layers and projection: character ids -> token vectors.
+
+    Parameters
+    ----------
+    options : ElmoOptions
+        Architecture of the model.
+    weights : ElmoWeights
+        Trained weights, TensorFlow orientation.
+    """
+
+    def __init__(self, options: ElmoOptions, weights: ElmoWeights):
+        super().__init__()
+        self.activation = options.activation
+        # Character id 0 is "no token": a zero row ahead of the 261 trained rows.
+        embed = np.zeros((weights.char_embed.shape[0] + 1, options.char_dim), np.float32)
+        embed[1:] = weights.char_embed
+        self.char_embed = _param(embed)
+        # TF conv2d kernels are (1, width, in, out); conv1d wants (out, in, width).
+        self.conv_weights = nn.ParameterList(
+            [_param(kernel[0].transpose(2, 1, 0)) for kernel, _ in weights.conv]
+        )
+        self.conv_biases = nn.ParameterList([_param(bias) for _, bias in weights.conv])
+        # One product per highway layer: the transform half, then the carry half.
+        # TF computes carry * relu(x W_t + b_t) + (1 - carry) * x with
+        # carry = sigmoid(x W_c + b_c): the "carry" gate scales the transformed branch.
+        self.highway_weights = nn.ParameterList(
+            [_param(np.concatenate([h.w_transform, h.w_carry], axis=1)) for h in weights.highway]
+        )
+        self.highway_biases = nn.ParameterList(
+            [_param(np.concatenate([h.b_transform, h.b_carry])) for h in weights.highway]
+        )
+        if weights.projection is not None:
+            self.proj_weight: nn.Parameter | None = _param(weights.projection[0])
+            self.proj_bias: nn.Parameter | None = _param(weights.projection[1])
+        else:
+            self.proj_weight = self.proj_bias = None
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """Encode tokens.
+
+        Parameters
+        ----------
+        char_ids : LongTensor of shape (n_tokens, 50)
+
+        Returns
+        -------
+        Tensor of shape (n_tokens, projection_dim)
+        """
+        # (n, chars, dim) -> (n, dim, chars) for conv1d.
+        chars = F.embedding(char_ids, self.char_embed).transpose(1, 2)
+        pooled = []
+        for weight, bias in zip(self.conv_weights, self.conv_biases):
+            conv = F.conv1d(chars, weight, bias)
+            pooled.append(conv.amax(dim=-1))
+        x = torch.cat(pooled, dim=-1)
+        x = torch.relu(x) if self.activation == "relu" else torch.tanh(x)
+        for weight, bias in zip(self.highway_weights, self.highway_biases):
+            transform, carry = torch.addmm(bias, x, weight).chunk(2, dim=-1)
+            carry = torch.sigmoid(carry)
+            x = carry * torch.relu(transform) + (1.0 - carry) * x
+        if self.proj_weight is not None:
+            x = torch.addmm(self.proj_bias, x, self.proj_weight)
+        return x
+
+    def to_weights(self) -> tuple[np.ndarray, list, list, tuple | None]:
+        """Return the weights in TensorFlow orientation (inverse of the constructor)."""
+        conv = [
+            (w.detach().cpu().numpy().transpose(2, 1, 0)[None].copy(), b.detach().cpu().numpy())
+            for w, b in zip(self.conv_weights, self.conv_biases)
+        ]
+        highway = []
+        for w, b in zip(self.highway_weights, self.highway_biases):
+            w_t, w_c = np.split(w.detach().cpu().numpy(), 2, axis=1)
+            b_t, b_c = np.split(b.detach().cpu().numpy(), 2)
+            highway.append(HighwayWeights(w_carry=w_c.copy(), b_carry=b_c.copy(),
+                                          w_transform=w_t.copy(), b_transform=b_t.copy()))
+        projection = None
+        if self.proj_weight is not None:
+            projection = (self.proj_weight.detach().cpu().numpy(),
+                          self.proj_bias.detach().cpu().numpy())
+        return self.char_embed.detach().cpu().numpy()[1:], conv, highway, projection
+
+
+@dataclass
+class LstmState:
+    """Recurrent state of the LSTM stack, one row per sentence.
+
+    Attributes
+    ----------
+    h : Tensor of shape (2, n_layers, n_rows, projection_dim)
+        Projected outputs, forward direction first.
+    c : Tensor of shape (2, n_layers, n_rows, cell_dim)
+        Memory cells.
+    """
+
+    h: torch.Tensor
+    c: torch.Tensor
+
+    @property
+    def n_rows(self) -> int:
+        """Number of sentences the state is held for."""
+        return self.h.shape[2]
+
+    def rows(self, index: torch.Tensor | slice) -> LstmState:
+        """Return the state of the given rows."""
+        return LstmState(self.h[:, :, index], self.c[:, :, index])
+
+    def expand(self, n_rows: int) -> LstmState:
+        """Repeat a one-row state for ``n_rows`` sentences."""
+        return LstmState(self.h.expand(-1, -1, n_rows, -1), self.c.expand(-1, -1, n_rows, -1))
+
+
+# TF's LSTMCell splits the gate product as (input, candidate, forget, output).
+# We store the gates as (input, forget, output, candidate) so that one sigmoid
+# covers the first three quarters and one tanh the last.
+def _tf_to_ifoj(array: np.ndarray, cell: int) -> np.ndarray:
+    i, j, f, o = np.split(array, 4, axis=-1)
+    return np.concatenate([i, f, o, j], axis=-1)
+
+
+def _ifoj_to_tf(array: np.ndarray, cell: int) -> np.ndarray:
+    i, f, o, j = np.split(array, 4, axis=-1)
+    return np.concatenate([i, j, f, o], axis=-1)
+
+
+_FORGET_BIAS = 1.0  # TF's LSTMCell adds 1 to the forget gate at run time.
+
+
+class LstmStack(nn.Module):
+    """Both directions of the ELMo LSTM stack.
+
+    Each layer is TensorFlow's ``LSTMCell`` with a projection, cell clipping and
+    projection clipping; layers after the first add their input to their
+    output when the model uses skip connections (the recurrent state itself
+    never includes that residual).
+
+    Parameters
+    ----------
+    options : ElmoOptions
+    weights : ElmoWeights
+    """
+
+    def __init__(self, options: ElmoOptions, weights: ElmoWeights):
+        super().__init__()
+        self.n_layers = options.n_layers
+        self.cell_dim = options.cell_dim
+        self.projection_dim = options.projection_dim
+        self.cell_clip = options.cell_clip
+        self.proj_clip = options.proj_clip
+        self.use_skip_connections = options.use_skip_connections
+        proj, cell = options.projection_dim, options.cell_dim
+        forget = np.zeros(4 * cell, np.float32)
+        forget[cell : 2 * cell] = _FORGET_BIAS
+        w_input, w_hidden, biases, w_proj = [], [], [], []
+        for direction in range(2):
+            for layer in range(self.n_layers):
+                cw: LstmCellWeights = weights.lstm[direction][layer]
+                kernel = _tf_to_ifoj(cw.kernel, cell)
+                w_input.append(_param(kernel[:proj]))
+                w_hidden.append(_param(kernel[proj:]))
+                biases.append(_param(_tf_to_ifoj(cw.bias, cell) + forget))
+                w_proj.append(_param(cw.projection))
+        # Flat lists indexed by direction * n_layers + layer.
+        self.w_input = nn.ParameterList(w_input)
+        self.w_hidden = nn.ParameterList(w_hidden)
+        self.biases = nn.ParameterList(biases)
+        self.w_proj = nn.ParameterList(w_proj)
+
+    def to_weights(self) -> list[list[LstmCellWeights]]:
+        """Return the weights in TensorFlow orientation (inverse of the constructor)."""
+        cell = self.cell_dim
+        forget = np.zeros(4 * cell, np.float32)
+        forget[cell : 2 * cell] = _FORGET_BIAS
+        result = []
+        for direction in range(2):
+            layers = []
+            for layer in range(self.n_layers):
+                k = direction * self.n_layers + layer
+                kernel = np.concatenate([self.w_input[k].detach().cpu().numpy(),
+                                         self.w_hidden[k].detach().cpu().numpy()])
+                bias = self.biases[k].detach().cpu().numpy() - forget
+                layers.append(LstmCellWeights(kernel=_ifoj_to_tf(kernel, cell),
+                                              bias=_ifoj_to_tf(bias, cell),
+                                              projection=self.w_proj[k].detach().cpu().numpy()))
+            result.append(layers)
+        return result
+
+    def zero_state(self, n_rows: int, device: torch.device | None = None) -> LstmState:
+        """All-zero state for ``n_rows`` sentences."""
+        device = device or self.biases[0].device
+        return LstmState(
+            torch.zeros(2, self.n_layers, n_rows, self.projection_dim, device=device),
+            torch.zeros(2, self.n_layers, n_rows, self.cell_dim, device=device),
+        )
+
+    def forward(
+        self, inputs: torch.Tensor, lengths: torch.Tensor, state: LstmState
+    ) -> tuple[torch.Tensor, LstmState]:
+        """Run both directions of every layer.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape (T, B, projection_dim)
+            Time-major token vectors; rows must be sorted by decreasing length.
+        lengths : LongTensor of shape (B,)
+            Sentence lengths, decreasing.
+        state : LstmState
+            Initial state with B rows.
+
+        Returns
+        -------
+        outputs : Tensor of shape (n_layers, T, B, 2 * projection_dim)
+            Per layer, forward and backward outputs side by side; zero past
+            each sentence's end.
+        final_state : LstmState
+            The state each row reached after its last token (forward) and
+            after its first token (backward).
+        """
+        steps, batch, proj = inputs.shape
+        padded = max(batch, MIN_ROWS)
+        if padded > batch:
+            # Rows of length 0 fill the batch up to MIN_ROWS (see its comment).
+            inputs = torch.cat([inputs, inputs.new_zeros(steps, padded - batch, proj)], dim=1)
+            lengths = torch.cat([lengths, lengths.new_zeros(padded - batch)])
+            state = LstmState(
+                torch.cat([state.h, state.h.new_zeros(2, self.n_layers, padded - batch, proj)], 2),
+                torch.cat([state.c, state.c.new_zeros(2, self.n_layers, padded - batch,
+                                                       self.cell_dim)], 2),
+            )
+        lengths_list = [int(n) for n in lengths.tolist()]
+        # Rows still running before each step (rows are sorted by length).
+        active = [sum(1 for n in lengths_list if n > t) for t in range(steps + 1)]
+        # The backward direction reads each sentence reversed within its length.
+        reverse_index = _reverse_index(lengths, steps)
+        outputs = inputs.new_zeros(self.n_layers, steps, padded, 2 * proj)
+        final_h = state.h.clone()
+        final_c = state.c.clone()
+        for direction in range(2):
+            layer_input = inputs if direction == 0 else _gather_time(inputs, reverse_index)
+            for layer in range(self.n_layers):
+                k = direction * self.n_layers + layer
+                out = self._run_layer(k, layer_input, active,
+                                      final_h[direction, layer], final_c[direction, layer])
+                if layer > 0 and self.use_skip_connections:
+                    out += layer_input
+                stored = out if direction == 0 else _gather_time(out, reverse_index)
+                outputs[layer, :, :, direction * proj : (direction + 1) * proj] = stored
+                layer_input = out
+        final = LstmState(final_h[:, :, :batch], final_c[:, :, :batch])
+        return outputs[:, :, :batch], final
+
+    def _run_layer(
+        self,
+        k: int,
+        inputs: torch.Tensor,
+        active: list[int],
+        final_h: torch.Tensor,
+        final_c: torch.Tensor,
+    ) -> torch.Tensor:
+        """One layer, one direction.
+
+        ``final_h`` and ``final_c`` hold the initial state on entry and each
+        row's state after its last step on return.
+        """
+        steps, batch, proj = inputs.shape
+        cell = self.cell_dim
+        w_input, w_hidden = self.w_input[k], self.w_hidden[k]
+        bias, w_proj = self.biases[k], self.w_proj[k]
+        h = final_h.clone()
+        c = final_c.clone()
+        out = inputs.new_zeros(steps, batch, proj)
+        gates = inputs.new_empty(batch, 4 * cell)
+        m = inputs.new_empty(batch, cell)
+        for start in range(0, steps, _TIME_CHUNK):
+            stop = min(start + _TIME_CHUNK, steps)
+            if active[start] == 0:
+                break
+            chunk = inputs[start:stop].reshape(-1, proj)
+            x_gates = torch.addmm(bias, chunk, w_input).view(stop - start, batch, 4 * cell)
+            for t in range(start, stop):
+                n = active[t]
+                if n == 0:
+                    break
+                # Finished rows keep being computed up to MIN_ROWS; their
+                # results are discarded (their final state was saved).
+                rows = max(n, MIN_ROWS)
+                g = gates[:rows]
+                torch.addmm(x_gates[t - start, :rows], h[:rows], w_hidden, out=g)
+                g[:, : 3 * cell].sigmoid_()
+                g[:, 3 * cell :].tanh_()
+                i, f, o, j = g.split(cell, dim=1)
+                c_n = c[:rows]
+                c_n.mul_(f).addcmul_(i, j)
+                if self.cell_clip is not None:
+                    c_n.clamp_(-self.cell_clip, self.cell_clip)
+                m_n = torch.tanh(c_n, out=m[:rows]).mul_(o)
+                h_n = h[:rows]
+                torch.mm(m_n, w_proj, out=h_n)
+                if self.proj_clip is not None:
+                    h_n.clamp_(-self.proj_clip, self.proj_clip)
+                out[t, :n] = h[:n]
+                done = active[t + 1]
+                if done < n:
+                    final_h[done:n] = h[done:n]
+                    final_c[done:n] = c[done:n]
+        return out
+
+def _reverse_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """Index (T, B) that reverses every row within its length (padding stays put)."""
+    t = torch.arange(steps, device=lengths.device).unsqueeze(1)
+    n = lengths.unsqueeze(0)
+    return torch.where(t < n, n - 1 - t, t)
+
+
+def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return x.gather(0, index.unsqueeze(-1).expand_as(x))
+
+
+@dataclass
+class BiLMOutput:
+    """Activations of the biLM for a batch of sentences.
+
+    Attributes
+    ----------
+    layers : Tensor of shape (n_layers + 1, batch, time, 2 * projection_dim)
+        Layer 0 is the token representation repeated for both directions;
+        layer k >= 1 is LSTM layer k, forward and backward side by side.
+        Zero at padded positions.
+    mask : BoolTensor of shape (batch, time)
+        True at real tokens.
+    state : LstmState
+        The state each sentence reached; pass it as the next batch's
+        ``state`` to run statefully.
+    """
+
+    layers: torch.Tensor
+    mask: torch.Tensor
+    state: LstmState
+
+
+class BiLM(nn.Module):
+    """The ELMo bidirectional language model.
+
+    Build it from files with :meth:`from_files`, or from arrays with
+    :meth:`from_weights`. Inference only: the module holds no gradients and
+    applies no dropout.
+
+    Parameters
+    ----------
+    options : ElmoOptions
+        Architecture.
+    weights : ElmoWeights
+        Trained weights, TensorFlow orientation.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skelmo import BiLM, batch_to_ids
+    >>> from skelmo.testing import make_random_model
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     options_file, weight_file = make_random_model(tmp, seed=0)
+    ...     bilm = BiLM.from_files(options_file, weight_file)
+    >>> out = bilm(batch_to_ids([["The", "cat", "sat"], ["Hi"]]))
+    >>> tuple(out.layers.shape)
+    (3, 2, 3, 32)
+    >>> out.mask.tolist()
+    [[True, True, True], [True, False, False]]
+    """
+
+    def __init__(self, options: ElmoOptions, weights: ElmoWeights):
+        super().__init__()
+        self.options = options
+        self.char_encoder = CharacterEncoder(options, weights)
+        self.lstm = LstmStack(options, weights)
+        self.eval()
+
+    @classmethod
+    def from_files(cls, options_file, weight_file) -> BiLM:
+        """Load a model from ``options.json`` and its weights HDF5 file.
+
+        Parameters
+        ----------
+        options_file, weight_file : str or path-like
+
+        Returns
+        -------
+        BiLM
+        """
+        options, weights = read_model(options_file, weight_file)
+        return cls(options, weights)
+
+    @classmethod
+    def from_weights(cls, options: ElmoOptions, weights: ElmoWeights) -> BiLM:
+        """Build a model from options and TensorFlow-oriented arrays."""
+        return cls(options, weights)
+
+    def to_weights(self) -> ElmoWeights:
+        """Return the weights in TensorFlow orientation, ready for ``write_model``."""
+        char_embed, conv, highway, projection = self.char_encoder.to_weights()
+        return ElmoWeights(char_embed, conv, highway, projection, self.lstm.to_weights())
+
+    @property
+    def n_layers(self) -> int:
+        """Number of output layers: the token layer plus one per LSTM layer."""
+        return self.options.n_layers + 1
+
+    @property
+    def output_dim(self) -> int:
+        """Width of every output layer."""
+        return self.options.output_dim
+
+    @property
+    def device(self) -> torch.device:
+        """Device holding the weights."""
+        return self.lstm.biases[0].device
+
+    def zero_state(self, n_rows: int) -> LstmState:
+        """An all-zero recurrent state for ``n_rows`` sentences."""
+        return self.lstm.zero_state(n_rows, self.device)
+
+    @torch.inference_mode()
+    def encode_tokens(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """Token representations (layer 0, one direction) of character ids.
+
+        Each distinct token is encoded once however often it occurs.
+
+        Parameters
+        ----------
+        char_ids : LongTensor of shape (..., 50)
+
+        Returns
+        -------
+        Tensor of shape (..., projection_dim)
+        """
+        flat = char_ids.reshape(-1, MAX_CHARACTERS).to(self.device)
+        unique, inverse = torch.unique(flat, dim=0, return_inverse=True)
+        if unique.shape[0] < MIN_ROWS:
+            unique = torch.cat([unique, unique.new_zeros(MIN_ROWS - unique.shape[0],
+                                                         MAX_CHARACTERS)])
+        encoded = self.char_encoder(unique)[inverse]
+        # Rows of all-zero ids are padding, not tokens.
+        encoded = encoded * (flat[:, 0] > 0).unsqueeze(-1)
+        return encoded.view(*char_ids.shape[:-1], -1)
+
+    @torch.inference_mode()
+    def forward(
+        self,
+        char_ids: torch.Tensor,
+        state: LstmState | None = None,
+        keep_boundaries: bool = False,
+    ) -> BiLMOutput:
+        """Compute every layer for a batch of sentences.
+
+        Parameters
+        ----------
+        char_ids : LongTensor of shape (batch, time, 50)
+            From :func:`skelmo.batch_to_ids`; sentence boundaries are added here.
+        state : LstmState, optional
+            Initial state with one row per sentence (or one row for all).
+            Default: zeros.
+        keep_boundaries : bool, default=False
+            Keep the ``<S>`` and ``</S>`` positions in the outputs.
+
+        Returns
+        -------
+        BiLMOutput
+        """
+        char_ids = char_ids.to(self.device)
+        batch = char_ids.shape[0]
+        lengths = (char_ids[..., 0] > 0).sum(dim=1)
+        with_bounds = _add_boundaries(char_ids, lengths)
+        lengths = lengths + 2
+        if state is None:
+            state = self.zero_state(batch)
+        elif state.n_rows == 1 and batch != 1:
+            state = state.expand(batch)
+        # Sort by decreasing length for the shrinking-batch recurrence.
+        order = torch.argsort(lengths, descending=True, stable=True)
+        restore = torch.empty_like(order)
+        restore[order] = torch.arange(batch, device=order.device)
+        tokens = self.encode_tokens(with_bounds[order])  # (B, T, P)
+        lstm_out, final = self.lstm(
+            tokens.transpose(0, 1).contiguous(), lengths[order], state.rows(order.to(state.h.device))
+        )
+        layers = torch.cat([tokens.repeat(1, 1, 2).unsqueeze(0),
+                            lstm_out.transpose(1, 2)], dim=0)[:, restore]
+        mask = _length_mask(lengths, layers.shape[2])
+        if not keep_boundaries:
+            layers, mask = _strip_boundaries(layers, mask, lengths)
+        return BiLMOutput(layers=layers, mask=mask, state=final.rows(restore))
+
+
+def _length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def _add_boundaries(char_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Put ``<S>`` before and ``</S>`` after every sentence."""
+    batch, steps, _ = char_ids.shape
+    out = char_ids.new_zeros(batch, steps + 2, MAX_CHARACTERS)
+    out[:, 1:-1] = char_ids
+    rows = torch.arange(batch, device=char_ids.device)
+    out[:, 0] = torch.from_numpy(_BOS_IDS).to(char_ids.device)
+    out[rows, lengths + 1] = torch.from_numpy(_EOS_IDS).to(char_ids.device)
+    return out
+
+
+def _strip_boundaries(
+    layers: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the ``<S>`` and ``</S>`` positions (lengths include them)."""
+    inner = layers[:, :, 1:-1].clone()
+    inner_mask = _length_mask(lengths - 2, inner.shape[2])
+    inner *= inner_mask.unsqueeze(0).unsqueeze(-1)
+    return inner, inner_mask

@@ -1,0 +1,103 @@
+"""Text to ELMo character ids.
+
+Every token becomes ``max_characters_per_token`` (50) integers: a begin-of-word
+marker, the token's UTF-8 bytes (cut to 48), an end-of-word marker and padding.
+All ids are shifted by one so that 0 can mean "no token here" (padding rows).
+The sentence boundaries ``<S>`` and ``</S>`` have reserved character codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["batch_to_ids", "token_to_ids", "BOS_TOKEN", "EOS_TOKEN", "MAX_CHARACTERS"]
+
+MAX_CHARACTERS = 50
+BOS_TOKEN = "<S>"
+EOS_TOKEN = "</S>"
+
+# Character codes before the +1 shift: bytes take 0..255.
+_BOS_CHAR = 256
+_EOS_CHAR = 257
+_BOW_CHAR = 258
+_EOW_CHAR = 259
+_PAD_CHAR = 260
+_MAX_WORD_BYTES = MAX_CHARACTERS - 2
+
+
+def _boundary_ids(char: int) -> np.ndarray:
+    ids = np.full(MAX_CHARACTERS, _PAD_CHAR + 1, dtype=np.int64)
+    ids[:3] = (_BOW_CHAR + 1, char + 1, _EOW_CHAR + 1)
+    return ids
+
+
+_BOS_IDS = _boundary_ids(_BOS_CHAR)
+_EOS_IDS = _boundary_ids(_EOS_CHAR)
+
+
+def token_to_ids(token: str) -> np.ndarray:
+    """Return the 50 character ids of one token as an int64 array.
+
+    Parameters
+    ----------
+    token : str
+        A single token. ``"<S>"`` and ``"</S>"`` map to the sentence-boundary
+        codes, as in the reference implementation.
+
+    Returns
+    -------
+    ids : ndarray of shape (50,)
+        Character ids, already shifted by one (0 is reserved for padding).
+    """
+    if token == BOS_TOKEN:
+        return _BOS_IDS.copy()
+    if token == EOS_TOKEN:
+        return _EOS_IDS.copy()
+    encoded = token.encode("utf-8", "ignore")[:_MAX_WORD_BYTES]
+    ids = np.full(MAX_CHARACTERS, _PAD_CHAR + 1, dtype=np.int64)
+    ids[0] = _BOW_CHAR + 1
+    ids[1 : len(encoded) + 1] = np.frombuffer(encoded, dtype=np.uint8).astype(np.int64) + 1
+    ids[len(encoded) + 1] = _EOW_CHAR + 1
+    return ids
+
+
+def batch_to_ids(batch: Sequence[Sequence[str]]) -> torch.Tensor:
+    """Convert a batch of tokenized sentences to ELMo character ids.
+
+    Parameters
+    ----------
+    batch : sequence of sequence of str
+        Tokenized sentences, without sentence-boundary tokens (the biLM adds
+        them).
+
+    Returns
+    -------
+    ids : torch.LongTensor of shape (n_sentences, max_tokens, 50)
+        Character ids; rows past the end of a sentence are all zeros.
+
+    Examples
+    --------
+    >>> from skelmo import batch_to_ids
+    >>> ids = batch_to_ids([["Hello", "world"], ["Hi"]])
+    >>> tuple(ids.shape)
+    (2, 2, 50)
+    >>> ids[0, 0, :7].tolist()
+    [259, 73, 102, 109, 109, 112, 260]
+    >>> int(ids[1, 1].abs().sum())
+    0
+    """
+    if isinstance(batch, str):
+        raise TypeError("batch_to_ids expects a list of tokenized sentences, got a single str.")
+    max_tokens = max((len(sentence) for sentence in batch), default=0)
+    ids = np.zeros((len(batch), max_tokens, MAX_CHARACTERS), dtype=np.int64)
+    for row, sentence in enumerate(batch):
+        if isinstance(sentence, str):
+            raise TypeError(
+                f"Sentence {row} is a str; batch_to_ids expects each sentence as a list of tokens."
+            )
+        for col, token in enumerate(sentence):
+            ids[row, col] = token_to_ids(token)
+    return torch.from_numpy(ids)

@@ -1,0 +1,180 @@
+"""Batched inference: sentences in, per-sentence layer activations out."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._bilm import BiLM
+from ._chars import batch_to_ids
+from ._state import StatefulCarry, check_state_policy, warm_state
+
+__all__ = ["ElmoEmbedder", "EmbeddedBatch", "resolve_device"]
+
+# Sentences are sorted by length within windows of this many batches, so
+# that batches hold sentences of similar length while the input streams.
+_SORT_WINDOW_BATCHES = 32
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a torch device.
+
+    Raises a ValueError naming the device when it does not exist here.
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; "
+            "use device='cpu' or device='auto'."
+        )
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}.")
+    return resolved
+
+
+@dataclass
+class EmbeddedBatch:
+    """Activations of one batch.
+
+    Attributes
+    ----------
+    indices : list of int
+        Position of each row's sentence in the input.
+    layers : Tensor of shape (n_layers + 1, batch, time, dim)
+        Zero at padded positions.
+    mask : BoolTensor of shape (batch, time)
+    """
+
+    indices: list[int]
+    layers: torch.Tensor
+    mask: torch.Tensor
+
+
+class ElmoEmbedder:
+    """Run a biLM over tokenized sentences, in batches.
+
+    Parameters
+    ----------
+    bilm : BiLM
+        The model, already on its device.
+    batch_size : int, default=64
+        Sentences per forward pass. Memory grows with it, not with the input.
+    state : {"warm", "zero", "stateful"}, default="warm"
+        LSTM initial-state policy (see :mod:`skelmo._state`). Under
+        ``"warm"`` and ``"zero"`` a sentence's vectors do not depend on the
+        other sentences, their order or the batch size. ``"stateful"``
+        reproduces the original implementation: batches run in input order
+        and carry their state into the next batch, across calls.
+    keep_boundaries : bool, default=False
+        Keep the ``<S>`` and ``</S>`` positions in the outputs.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skelmo import BiLM, ElmoEmbedder
+    >>> from skelmo.testing import make_random_model
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     bilm = BiLM.from_files(*make_random_model(tmp))
+    >>> embedder = ElmoEmbedder(bilm, batch_size=2)
+    >>> vectors = embedder.embed_sentences([["A", "short", "one"], ["Hi"]])
+    >>> [v.shape for v in vectors]
+    [(3, 3, 32), (3, 1, 32)]
+    """
+
+    def __init__(self, bilm: BiLM, *, batch_size: int = 64, state: str = "warm",
+                 keep_boundaries: bool = False):
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        self.bilm = bilm
+        self.batch_size = int(batch_size)
+        self.state = check_state_policy(state)
+        self.keep_boundaries = keep_boundaries
+        self._carry = StatefulCarry(bilm) if state == "stateful" else None
+
+    def reset_state(self) -> None:
+        """Forget the carried LSTM state (``state="stateful"`` only)."""
+        if self._carry is not None:
+            self._carry.reset()
+
+    def iter_batches(self, sentences: Iterable[Sequence[str]]) -> Iterator[EmbeddedBatch]:
+        """Embed sentences batch by batch, in processing order.
+
+        Parameters
+        ----------
+        sentences : iterable of sequence of str
+            Tokenized sentences; consumed lazily.
+
+        Yields
+        ------
+        EmbeddedBatch
+            ``indices`` tells where each row belongs in the input.
+        """
+        for indices, batch in self._plan(sentences):
+            yield self._run(indices, batch)
+
+    def embed_sentences(self, sentences: Iterable[Sequence[str]]) -> list[np.ndarray]:
+        """Embed sentences; one float32 array ``(n_layers + 1, T_i, dim)`` each, in input order.
+
+        Parameters
+        ----------
+        sentences : iterable of sequence of str
+
+        Returns
+        -------
+        list of ndarray
+        """
+        results: dict[int, np.ndarray] = {}
+        for batch in self.iter_batches(sentences):
+            lengths = batch.mask.sum(dim=1).tolist()
+            layers = batch.layers.cpu().numpy()
+            for row, (index, n) in enumerate(zip(batch.indices, lengths)):
+                results[index] = layers[:, row, :n].copy()
+        return [results[i] for i in range(len(results))]
+
+    def embed_sentence(self, sentence: Sequence[str]) -> np.ndarray:
+        """Embed one sentence: float32 array ``(n_layers + 1, T, dim)``."""
+        return self.embed_sentences([sentence])[0]
+
+    def _plan(self, sentences: Iterable[Sequence[str]]) -> Iterator[tuple[list[int], list]]:
+        numbered = enumerate(sentences)
+        if self.state == "stateful":
+            while chunk := list(itertools.islice(numbered, self.batch_size)):
+                yield [i for i, _ in chunk], [s for _, s in chunk]
+            return
+        window = self.batch_size * _SORT_WINDOW_BATCHES
+        while chunk := list(itertools.islice(numbered, window)):
+            chunk.sort(key=lambda item: len(item[1]), reverse=True)
+            for start in range(0, len(chunk), self.batch_size):
+                part = chunk[start : start + self.batch_size]
+                yield [i for i, _ in part], [s for _, s in part]
+
+    def _run(self, indices: list[int], batch: list[Sequence[str]]) -> EmbeddedBatch:
+        for index, sentence in zip(indices, batch):
+            if isinstance(sentence, str):
+                raise TypeError(
+                    f"Sentence {index} is a str; expected a list of tokens "
+                    "(split the text first)."
+                )
+        ids = batch_to_ids(batch)
+        if self._carry is not None:
+            with self._carry.lock:
+                out = self.bilm(ids, state=self._carry.initial(len(batch)),
+                                keep_boundaries=self.keep_boundaries)
+                self._carry.update(out.state)
+        else:
+            initial = warm_state(self.bilm) if self.state == "warm" else None
+            out = self.bilm(ids, state=initial, keep_boundaries=self.keep_boundaries)
+        return EmbeddedBatch(indices=indices, layers=out.layers, mask=out.mask)

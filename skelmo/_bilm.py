@@ -12,6 +12,7 @@ batch (rows are sorted by length), and all buffers are allocated once per call.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._chars import MAX_CHARACTERS, _BOS_IDS, _EOS_IDS
+from ._device import resolve_device
 from ._format import (
     ElmoOptions,
     ElmoWeights,
@@ -424,19 +426,28 @@ class BiLM(nn.Module):
         self.eval()
 
     @classmethod
-    def from_files(cls, options_file, weight_file) -> BiLM:
+    def from_files(
+        cls,
+        options_file: str | os.PathLike[str],
+        weight_file: str | os.PathLike[str],
+        *,
+        device: str | torch.device = "cpu",
+    ) -> BiLM:
         """Load a model from ``options.json`` and its weights HDF5 file.
 
         Parameters
         ----------
         options_file, weight_file : str or path-like
+        device : {"cpu", "cuda", "cuda:N", "auto"} or torch.device, default="cpu"
+            Where the model runs; ``"auto"`` picks CUDA when available.
 
         Returns
         -------
         BiLM
         """
+        resolved = resolve_device(device)
         options, weights = read_model(options_file, weight_file)
-        return cls(options, weights)
+        return cls(options, weights).to(resolved)
 
     @classmethod
     def from_weights(cls, options: ElmoOptions, weights: ElmoWeights) -> BiLM:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -14,34 +13,11 @@ from ._bilm import BiLM
 from ._chars import batch_to_ids
 from ._state import StatefulCarry, check_state_policy, warm_state
 
-__all__ = ["ElmoEmbedder", "EmbeddedBatch", "resolve_device"]
+__all__ = ["ElmoEmbedder", "EmbeddedBatch"]
 
 # Sentences are sorted by length within windows of this many batches, so
 # that batches hold sentences of similar length while the input streams.
 _SORT_WINDOW_BATCHES = 32
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a torch device.
-
-    Raises a ValueError naming the device when it does not exist here.
-    """
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
-        ) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available; "
-            "use device='cpu' or device='auto'."
-        )
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}.")
-    return resolved
 
 
 @dataclass

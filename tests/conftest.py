@@ -1,0 +1,39 @@
+"""Shared fixtures: small generated models and the optional reference fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skelmo import BiLM
+from skelmo.testing import make_random_model
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "elmo-reference"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def small_model_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A random model with the reference fixture's architecture."""
+    return make_random_model(tmp_path_factory.mktemp("small-model"), seed=1)
+
+
+@pytest.fixture(scope="session")
+def small_bilm(small_model_files) -> BiLM:
+    return BiLM.from_files(*small_model_files)
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """The original TensorFlow model's outputs; tests using it skip when absent."""
+    if not (REFERENCE_DIR / "options.json").is_file():
+        pytest.skip(f"reference fixture not found at {REFERENCE_DIR}")
+    return REFERENCE_DIR

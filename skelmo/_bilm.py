@@ -209,19 +209,23 @@ class LstmStack(nn.Module):
                 kernel = _tf_to_ifoj(cw.kernel, cell)
                 w_input.append(_param(kernel[:proj]))
                 w_hidden.append(_param(kernel[proj:]))
-                biases.append(_param(_tf_to_ifoj(cw.bias, cell) + forget))
+                biases.append(_param(_tf_to_ifoj(cw.bias, cell)))
                 w_proj.append(_param(cw.projection))
         # Flat lists indexed by direction * n_layers + layer.
         self.w_input = nn.ParameterList(w_input)
         self.w_hidden = nn.ParameterList(w_hidden)
         self.biases = nn.ParameterList(biases)
         self.w_proj = nn.ParameterList(w_proj)
+        # The biases the recurrence uses, with the forget bias folded in. Kept
+        # apart from the trained biases so that ``to_weights`` returns those
+        # exactly ((b + 1) - 1 is not always b in float32).
+        for k, bias in enumerate(biases):
+            self.register_buffer(f"gate_bias_{k}", bias.detach() + torch.from_numpy(forget),
+                                 persistent=False)
 
     def to_weights(self) -> list[list[LstmCellWeights]]:
         """Return the weights in TensorFlow orientation (inverse of the constructor)."""
         cell = self.cell_dim
-        forget = np.zeros(4 * cell, np.float32)
-        forget[cell : 2 * cell] = _FORGET_BIAS
         result = []
         for direction in range(2):
             layers = []
@@ -229,7 +233,7 @@ class LstmStack(nn.Module):
                 k = direction * self.n_layers + layer
                 kernel = np.concatenate([self.w_input[k].detach().cpu().numpy(),
                                          self.w_hidden[k].detach().cpu().numpy()])
-                bias = self.biases[k].detach().cpu().numpy() - forget
+                bias = self.biases[k].detach().cpu().numpy()
                 layers.append(LstmCellWeights(kernel=_ifoj_to_tf(kernel, cell),
                                               bias=_ifoj_to_tf(bias, cell),
                                               projection=self.w_proj[k].detach().cpu().numpy()))
@@ -316,7 +320,7 @@ class LstmStack(nn.Module):
         steps, batch, proj = inputs.shape
         cell = self.cell_dim
         w_input, w_hidden = self.w_input[k], self.w_hidden[k]
-        bias, w_proj = self.biases[k], self.w_proj[k]
+        bias, w_proj = getattr(self, f"gate_bias_{k}"), self.w_proj[k]
         h = final_h.clone()
         c = final_c.clone()
         out = inputs.new_zeros(steps, batch, proj)

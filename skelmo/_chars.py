@@ -8,7 +8,7 @@ The sentence boundaries ``<S>`` and ``</S>`` have reserved character codes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -52,6 +52,8 @@ def token_to_ids(token: str) -> np.ndarray:
     ids : ndarray of shape (50,)
         Character ids, already shifted by one (0 is reserved for padding).
     """
+    if not isinstance(token, str):
+        raise TypeError(f"A token must be a str, got {type(token).__name__}: {token!r}.")
     if token == BOS_TOKEN:
         return _BOS_IDS.copy()
     if token == EOS_TOKEN:
@@ -64,14 +66,14 @@ def token_to_ids(token: str) -> np.ndarray:
     return ids
 
 
-def batch_to_ids(batch: Sequence[Sequence[str]]) -> torch.Tensor:
+def batch_to_ids(batch: Iterable[Iterable[str]]) -> torch.Tensor:
     """Convert a batch of tokenized sentences to ELMo character ids.
 
     Parameters
     ----------
-    batch : sequence of sequence of str
+    batch : iterable of iterable of str
         Tokenized sentences, without sentence-boundary tokens (the biLM adds
-        them).
+        them). A bare str, or a sentence given as a str, raises ``TypeError``.
 
     Returns
     -------
@@ -89,15 +91,32 @@ def batch_to_ids(batch: Sequence[Sequence[str]]) -> torch.Tensor:
     >>> int(ids[1, 1].abs().sum())
     0
     """
-    if isinstance(batch, str):
-        raise TypeError("batch_to_ids expects a list of tokenized sentences, got a single str.")
-    max_tokens = max((len(sentence) for sentence in batch), default=0)
-    ids = np.zeros((len(batch), max_tokens, MAX_CHARACTERS), dtype=np.int64)
+    if isinstance(batch, (str, bytes)):
+        raise TypeError(
+            "batch_to_ids expects a list of tokenized sentences, "
+            f"got a single {type(batch).__name__}."
+        )
+    sentences = []
     for row, sentence in enumerate(batch):
-        if isinstance(sentence, str):
+        if isinstance(sentence, (str, bytes)):
             raise TypeError(
-                f"Sentence {row} is a str; batch_to_ids expects each sentence as a list of tokens."
+                f"Sentence {row} is a {type(sentence).__name__}; batch_to_ids expects each "
+                "sentence as a list of tokens."
             )
+        try:
+            sentences.append(list(sentence))
+        except TypeError:
+            raise TypeError(
+                f"Sentence {row} is a {type(sentence).__name__}, not a list of tokens."
+            ) from None
+    max_tokens = max((len(sentence) for sentence in sentences), default=0)
+    ids = np.zeros((len(sentences), max_tokens, MAX_CHARACTERS), dtype=np.int64)
+    for row, sentence in enumerate(sentences):
         for col, token in enumerate(sentence):
+            if not isinstance(token, str):
+                raise TypeError(
+                    f"Token {col} of sentence {row} is a {type(token).__name__}, not a str: "
+                    f"{token!r}."
+                )
             ids[row, col] = token_to_ids(token)
     return torch.from_numpy(ids)

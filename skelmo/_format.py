@@ -13,8 +13,10 @@ and the key or dataset at fault.
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,9 @@ __all__ = [
 # The character vocabulary of the ELMo tokenizer: 256 bytes and 5 markers.
 N_CHARACTER_ROWS = 261
 _ACTIVATIONS = ("relu", "tanh")
+# Datasets in these groups belong to the biLM; any the options do not expect
+# means the file holds a different architecture (more layers, filters, ...).
+_MODEL_DATASET = re.compile(r"(char_embed|CNN|CNN_high_\d+|CNN_proj|RNN_\d+)(/|$)")
 
 
 class ModelFileError(ValueError):
@@ -140,13 +145,14 @@ class ElmoOptions:
                 isinstance(f, (list, tuple))
                 and len(f) == 2
                 and all(_is_int(v) and v > 0 for v in f)
+                and f[0] <= MAX_CHARACTERS
                 for f in filters_raw
             )
         ):
             raise ModelFileError(
                 source,
                 "must be a non-empty list of [width, n_channels] pairs of positive integers, "
-                f"got {filters_raw!r}.",
+                f"widths at most {MAX_CHARACTERS}, got {filters_raw!r}.",
                 "char_cnn.filters",
             )
         activation = _get(cnn, "activation", source, "char_cnn.")
@@ -169,6 +175,11 @@ class ElmoOptions:
                 f"time), got {n_characters}.",
                 "char_cnn.n_characters",
             )
+        skip = lstm.get("use_skip_connections")
+        if skip is not None and not isinstance(skip, bool):
+            raise ModelFileError(
+                source, f"must be true or false, got {skip!r}.", "lstm.use_skip_connections"
+            )
         known_lstm = {"dim", "projection_dim", "n_layers", "cell_clip", "proj_clip",
                       "use_skip_connections"}
         known_cnn = {"embedding", "filters", "n_highway", "activation",
@@ -187,7 +198,7 @@ class ElmoOptions:
             n_layers=_positive_int(lstm, "n_layers", source, "lstm."),
             cell_clip=_optional_clip(lstm, "cell_clip", source),
             proj_clip=_optional_clip(lstm, "proj_clip", source),
-            use_skip_connections=bool(lstm.get("use_skip_connections", False)),
+            use_skip_connections=bool(skip),
             n_characters=n_characters,
             extra=extra,
         )
@@ -343,7 +354,7 @@ def check_weights(options: ElmoOptions, weights: ElmoWeights,
                   source: str | os.PathLike[str] = "<weights>") -> None:
     """Raise :class:`ModelFileError` if ``weights`` do not fit ``options``."""
     shapes = expected_shapes(options)
-    flat = dict(_flatten(weights))
+    flat = {name: np.asarray(array) for name, array in _flatten(weights)}
     for name, shape in shapes.items():
         if name not in flat:
             raise ModelFileError(source, "dataset missing.", name)
@@ -376,6 +387,13 @@ def read_options(path: str | os.PathLike[str]) -> ElmoOptions:
     Returns
     -------
     options : ElmoOptions
+
+    Raises
+    ------
+    ModelFileNotFoundError
+        If the file does not exist.
+    ModelFileError
+        If it is not a JSON object or a key is missing or invalid.
     """
     path = Path(path)
     if not path.is_file():
@@ -404,14 +422,22 @@ def read_weights(path: str | os.PathLike[str], options: ElmoOptions) -> ElmoWeig
     -------
     weights : ElmoWeights
         float32 arrays in TensorFlow orientation.
+
+    Raises
+    ------
+    ModelFileNotFoundError
+        If the file does not exist.
+    ModelFileError
+        If it is not a readable HDF5 file, or a dataset is missing, has the
+        wrong shape or dtype, or belongs to a layer the options do not have.
     """
     path = Path(path)
     if not path.is_file():
         raise ModelFileNotFoundError(path, "weights file not found.")
-    if not h5py.is_hdf5(path):
-        raise ModelFileError(path, "not an HDF5 file.")
     shapes = expected_shapes(options)
     try:
+        if not h5py.is_hdf5(path):
+            raise ModelFileError(path, "not an HDF5 file.")
         with h5py.File(path, "r") as fin:
 
             def get(name: str) -> np.ndarray:
@@ -428,7 +454,19 @@ def read_weights(path: str | os.PathLike[str], options: ElmoOptions) -> ElmoWeig
                         path, f"cannot be read; the file may be truncated ({exc}).", name
                     ) from None
 
-            return _assemble(options, get)
+            weights = _assemble(options, get)
+            found: list[str] = []
+            fin.visititems(lambda name, obj: found.append(name)
+                           if isinstance(obj, h5py.Dataset) else None)
+            for name in found:
+                if name not in shapes and _MODEL_DATASET.match(name):
+                    raise ModelFileError(
+                        path,
+                        "dataset not expected by the options; the file does not match "
+                        "options.json.",
+                        name,
+                    )
+            return weights
     except ModelFileError:
         raise
     except (OSError, ValueError, RuntimeError) as exc:
@@ -451,6 +489,21 @@ def read_model(
     -------
     options : ElmoOptions
     weights : ElmoWeights
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file, and the key or dataset, at fault.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skelmo import read_model
+    >>> from skelmo.testing import make_random_model
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     options, weights = read_model(*make_random_model(tmp, n_layers=1))
+    >>> options.n_layers, len(weights.lstm[0]), weights.char_embed.dtype
+    (1, 1, dtype('float32'))
     """
     options = read_options(options_file)
     return options, read_weights(weight_file, options)
@@ -464,8 +517,10 @@ def write_model(
 ) -> None:
     """Write a model as ``options.json`` and a weights HDF5 file.
 
-    Each file is written to a temporary name and renamed into place, so an
-    interrupted write never leaves a half-written model behind.
+    Both files are written to temporary names and renamed into place, so a
+    failed write never leaves a half-written model behind. The options and
+    weights are validated first, and a model that :func:`read_model` would
+    refuse raises :class:`ModelFileError` without writing anything.
 
     Parameters
     ----------
@@ -473,30 +528,57 @@ def write_model(
     weights : ElmoWeights
         Must match ``options``.
     options_file, weight_file : str or path-like
-        Destinations.
-    """
-    check_weights(options, weights)
-    _atomic_write(Path(options_file), lambda f: f.write(
-        (json.dumps(options.to_dict(), indent=2) + "\n").encode("utf-8")))
+        Destinations; missing directories are created.
 
-    def write_hdf5(f: Any) -> None:
-        with h5py.File(f, "w") as fout:
+    Raises
+    ------
+    ModelFileError
+        If the options are invalid or the weights do not match them.
+    """
+    options_file, weight_file = Path(options_file), Path(weight_file)
+    try:
+        text = json.dumps(options.to_dict(), indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(options_file, f"options cannot be written as JSON ({exc}).") from None
+    # Never write a model that read_model would refuse.
+    ElmoOptions.from_dict(json.loads(text), options_file)
+    check_weights(options, weights, weight_file)
+
+    def write_hdf5(tmp: Path) -> None:
+        with h5py.File(tmp, "w") as fout:
             for name, array in _flatten(weights):
                 fout.create_dataset(name, data=np.asarray(array, dtype=np.float32))
 
-    _atomic_write(Path(weight_file), write_hdf5)
-
-
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Both files are complete under temporary names before either replaces
+    # anything, so a failure leaves the destinations as they were.
+    staged: list[Path] = []
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
+        staged.append(_stage(options_file, lambda tmp: tmp.write_text(text, encoding="utf-8")))
+        staged.append(_stage(weight_file, write_hdf5))
+        os.replace(staged[0], options_file)
+        os.replace(staged[1], weight_file)
+    finally:
+        for tmp in staged:
+            tmp.unlink(missing_ok=True)
+
+
+def _stage(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Write a file next to ``path`` under a unique temporary name and return that name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            # 0o666 filtered by the umask: the permissions an ordinary open() gives.
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        write(tmp)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def _is_int(value: Any) -> bool:
@@ -536,6 +618,11 @@ def _optional_clip(lstm: dict[str, Any], name: str, source: Any) -> float | None
     value = lstm.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ModelFileError(source, f"must be a positive number, got {value!r}.", f"lstm.{name}")
     return value

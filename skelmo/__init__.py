@@ -1,6 +1,7 @@
 """skelmo: ELMo contextual embeddings as scikit-learn transformers."""
 
 from ._bilm import BiLM, BiLMOutput, LstmState
+from ._cache import activation_cache, clear_model_cache, load_bilm
 from ._chars import batch_to_ids
 from ._embed import ElmoEmbedder, EmbeddedBatch
 from ._format import (
@@ -11,6 +12,7 @@ from ._format import (
     read_model,
     write_model,
 )
+from ._vectorizers import ElmoTokenVectorizer, ElmoVectorizer
 
 __version__ = "0.1.0"
 
@@ -20,11 +22,16 @@ __all__ = [
     "ElmoEmbedder",
     "EmbeddedBatch",
     "ElmoOptions",
+    "ElmoTokenVectorizer",
+    "ElmoVectorizer",
     "ElmoWeights",
     "LstmState",
     "ModelFileError",
     "ModelFileNotFoundError",
+    "activation_cache",
     "batch_to_ids",
+    "clear_model_cache",
+    "load_bilm",
     "read_model",
     "write_model",
 ]

@@ -3,8 +3,8 @@
 Model cache
     One :class:`~skelmo.BiLM` per (weights file identity, device), shared by
     every estimator, clone and copy in the process. A file's identity is its
-    resolved path, size and modification time, so a rewritten file is loaded
-    anew.
+    resolved path, inode, size and modification time, so a rewritten file is
+    loaded anew (and the model loaded from its previous version is dropped).
 
 Activation cache
     Per-document results keyed by (what was computed, model identity, state
@@ -17,6 +17,7 @@ Activation cache
 
 from __future__ import annotations
 
+import numbers
 import os
 import threading
 from collections import OrderedDict
@@ -30,24 +31,35 @@ import torch
 from ._bilm import BiLM
 from ._device import resolve_device
 
-__all__ = ["ActivationCache", "activation_cache", "load_bilm", "clear_model_cache",
-           "model_identity"]
+__all__ = ["ActivationCache", "activation_cache", "load_bilm", "load_bilm_with_identity",
+           "clear_model_cache", "model_identity"]
 
 
 def model_identity(options_file: str | os.PathLike[str],
                    weight_file: str | os.PathLike[str]) -> tuple[Hashable, ...]:
-    """A key that changes whenever either model file changes."""
+    """A key that changes whenever either model file changes.
+
+    The inode is part of it because the modification time alone misses a
+    file replaced within the file system's timestamp granularity, or one
+    copied with its timestamp preserved (``cp -p``, ``rsync -t``).
+    """
     parts: list[Hashable] = []
     for path in (Path(options_file), Path(weight_file)):
         try:
             stat = path.stat()
-            parts.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+            parts.append((str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns))
         except OSError:
-            parts.append((str(path), None, None))
+            parts.append((str(path), None, None, None))
     return tuple(parts)
 
 
-_models: dict[tuple[Hashable, ...], BiLM] = {}
+def _paths(identity: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
+    """The file paths of a model identity, without their versions."""
+    return tuple(part[0] for part in identity)
+
+
+# (model file paths, device) -> (identity of the files when loaded, model)
+_models: dict[tuple[Hashable, ...], tuple[tuple[Hashable, ...], BiLM]] = {}
 _models_lock = threading.Lock()
 
 
@@ -66,14 +78,28 @@ def load_bilm(options_file: str | os.PathLike[str], weight_file: str | os.PathLi
     BiLM
         The shared instance; treat it as read-only.
     """
+    return load_bilm_with_identity(options_file, weight_file, device)[0]
+
+
+def load_bilm_with_identity(
+    options_file: str | os.PathLike[str], weight_file: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+) -> tuple[BiLM, tuple[Hashable, ...]]:
+    """:func:`load_bilm`, also returning the identity of the files the model came from.
+
+    Computing the identity separately could pair a model with the identity
+    of a file rewritten in between; activation-cache keys need the pair.
+    An older model loaded from the same paths is dropped from the cache.
+    """
     resolved = resolve_device(device)
-    key = (model_identity(options_file, weight_file), str(resolved))
+    identity = model_identity(options_file, weight_file)
+    key = (_paths(identity), str(resolved))
     with _models_lock:
-        bilm = _models.get(key)
-        if bilm is None:
-            bilm = BiLM.from_files(options_file, weight_file, device=resolved)
-            _models[key] = bilm
-    return bilm
+        held = _models.get(key)
+        if held is None or held[0] != identity:
+            held = (identity, BiLM.from_files(options_file, weight_file, device=resolved))
+            _models[key] = held
+    return held[1], held[0]
 
 
 def clear_model_cache() -> None:
@@ -97,9 +123,23 @@ class ActivationCache:
         self._sizes: dict[Hashable, int] = {}
         self._lock = threading.Lock()
         self.nbytes = 0
+        self._max_bytes = 0
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
+
+    @property
+    def max_bytes(self) -> int:
+        """The byte budget; lowering it evicts entries at once, ``0`` empties the cache."""
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"max_bytes must be a non-negative integer, got {value!r}.")
+        with self._lock:
+            self._max_bytes = int(value)
+            self._evict()
 
     def get(self, key: Hashable) -> Any | None:
         """Return the cached value for ``key`` or None."""
@@ -112,21 +152,36 @@ class ActivationCache:
             self.hits += 1
             return value
 
+    def get_many(self, keys: list[Hashable]) -> list[Any | None]:
+        """Return the cached value (or None) of every key, under one lock."""
+        with self._lock:
+            values = [self._entries.get(key) for key in keys]
+            for key, value in zip(keys, values):
+                if value is not None:
+                    self._entries.move_to_end(key)
+            found = sum(value is not None for value in values)
+            self.hits += found
+            self.misses += len(values) - found
+        return values
+
     def put(self, key: Hashable, value: Any) -> None:
         """Store ``value`` (an ndarray or tuple of ndarrays) under ``key``."""
         size = _nbytes(value)
         with self._lock:
-            if size > self.max_bytes:
-                return
             if key in self._entries:
                 self.nbytes -= self._sizes.pop(key)
                 del self._entries[key]
-            self._entries[key] = value
-            self._sizes[key] = size
-            self.nbytes += size
-            while self.nbytes > self.max_bytes:
-                old, _ = self._entries.popitem(last=False)
-                self.nbytes -= self._sizes.pop(old)
+            if size <= self._max_bytes:
+                self._entries[key] = value
+                self._sizes[key] = size
+                self.nbytes += size
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop least recently used entries until within budget (lock held)."""
+        while self.nbytes > self._max_bytes:
+            old, _ = self._entries.popitem(last=False)
+            self.nbytes -= self._sizes.pop(old)
 
     def clear(self) -> None:
         """Remove every entry and reset the hit counters."""

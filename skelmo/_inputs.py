@@ -14,9 +14,14 @@ Tokenizer = Callable[[str], Sequence[str]]
 
 
 def _label(position: int, index: pd.Index | None) -> str:
-    if index is None or index[position] == position:
+    if index is None:
         return f"Document {position}"
-    return f"Document {position} (index {index[position]!r})"
+    label = index[position]
+    if isinstance(label, np.generic):
+        label = label.item()  # "index 20", not "index np.int64(20)"
+    if type(label) is int and label == position:
+        return f"Document {position}"
+    return f"Document {position} (index {label!r})"
 
 
 def _as_documents(X: Any) -> tuple[Sequence[Any], pd.Index | None]:
@@ -50,7 +55,7 @@ def _as_documents(X: Any) -> tuple[Sequence[Any], pd.Index | None]:
 def _is_missing(item: Any) -> bool:
     if item is None or item is pd.NA or item is pd.NaT:
         return True
-    return isinstance(item, float) and np.isnan(item)
+    return isinstance(item, (float, np.floating)) and bool(np.isnan(item))
 
 
 def to_token_lists(X: Any, tokenizer: Tokenizer | None) -> list[list[str]]:
@@ -73,8 +78,11 @@ def to_token_lists(X: Any, tokenizer: Tokenizer | None) -> list[list[str]]:
     documents, index = _as_documents(X)
     result = []
     for position, item in enumerate(documents):
+        if isinstance(item, str) and tokenizer is None:
+            result.append(item.split())  # str.split gives str tokens: nothing to check
+            continue
         if isinstance(item, str):
-            tokens = item.split() if tokenizer is None else tokenizer(item)
+            tokens = tokenizer(item)
             if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
                 raise TypeError(
                     f"The tokenizer returned a {type(tokens).__name__} for "
@@ -89,8 +97,8 @@ def to_token_lists(X: Any, tokenizer: Tokenizer | None) -> list[list[str]]:
             tokens = list(item)
         else:
             raise TypeError(
-                f"{_label(position, index)} is a {type(item).__name__} ({item!r}); expected a "
-                "str or a list of str tokens."
+                f"{_label(position, index)} has type {type(item).__name__} ({item!r}); expected "
+                "a str or a list of str tokens."
             )
         for token in tokens:
             if not isinstance(token, str):

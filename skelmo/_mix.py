@@ -104,8 +104,15 @@ def combine_layers(per_layer: np.ndarray, layer: int | str, mix: np.ndarray | No
     ndarray of shape (..., dim) or (..., n_layers * dim) for ``"all"``
     """
     if layer == "all":
-        return per_layer.reshape(*per_layer.shape[:-2], -1)
+        *leading, n_layers, dim = per_layer.shape
+        return per_layer.reshape(*leading, n_layers * dim)  # not -1: leading may be (0,)
     if layer == "mix":
-        mixed = np.tensordot(per_layer, mix.astype(per_layer.dtype), axes=([-2], [0]))
-        return mixed * np.float32(gamma)
+        # An elementwise sum in layer order, not a BLAS product: every row gets the
+        # same rounding however many rows are mixed at once.
+        weights = mix.astype(per_layer.dtype)
+        mixed = per_layer[..., 0, :] * weights[0]
+        for k in range(1, per_layer.shape[-2]):
+            mixed += per_layer[..., k, :] * weights[k]
+        mixed *= per_layer.dtype.type(gamma)
+        return mixed
     return per_layer[..., layer, :]

@@ -44,6 +44,12 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
         directory = Path(model)
         if directory.is_dir():
             return _files_in(directory)
+        if directory.is_file():
+            raise ModelFileError(
+                directory,
+                "is a file, not a model directory. Pass the directory holding options.json "
+                "and the weights, or the pair model=(options_file, weight_file).",
+            )
         raise ModelFileNotFoundError(
             directory,
             "no such model directory. Pass a directory holding options.json and a weights "

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from ._bilm import BiLM
-from ._cache import activation_cache, load_bilm, model_identity
+from ._cache import activation_cache, load_bilm_with_identity
 from ._embed import ElmoEmbedder
 from ._inputs import to_token_lists
 from ._mix import POOLINGS, check_layer, check_mix, combine_layers, output_width, pool_layers, \
@@ -28,6 +28,9 @@ __all__ = ["ElmoVectorizer", "ElmoTokenVectorizer"]
 # stderr is a terminal.
 _PROGRESS_MIN_DOCUMENTS = 1000
 _OUTPUTS = ("padded", "ragged", "flat")
+# Documents whose pooled layers are combined together (bounds transform's
+# memory beyond its output).
+_POOLED_CHUNK = 4096
 
 
 class _ElmoBase(TransformerMixin, BaseEstimator):
@@ -38,6 +41,8 @@ class _ElmoBase(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         tags.requires_fit = bool(self.learn_mix)
+        # Strings in, float32 out: no input dtype is preserved.
+        tags.transformer_tags.preserves_dtype = []
         tags.non_deterministic = self.state == "stateful"
         return tags
 
@@ -48,7 +53,8 @@ class _ElmoBase(TransformerMixin, BaseEstimator):
         if not isinstance(self.batch_size, numbers.Integral) or isinstance(self.batch_size, bool) \
                 or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
-        if self.progress not in ("auto", True, False):
+        if not (self.progress is True or self.progress is False
+                or (isinstance(self.progress, str) and self.progress == "auto")):
             raise ValueError(f"progress must be 'auto', True or False, got {self.progress!r}.")
         if not isinstance(self.cache, bool):
             raise ValueError(f"cache must be True or False, got {self.cache!r}.")
@@ -57,14 +63,19 @@ class _ElmoBase(TransformerMixin, BaseEstimator):
 
     def _bilm(self) -> tuple[BiLM, Hashable]:
         options_file, weight_file = resolve_model(self.model)
-        bilm = load_bilm(options_file, weight_file, self.device)
-        return bilm, (model_identity(options_file, weight_file), str(bilm.device))
+        bilm, identity = load_bilm_with_identity(options_file, weight_file, self.device)
+        return bilm, (identity, str(bilm.device))
 
     def _layer_setup(self, bilm: BiLM) -> tuple[int | str, np.ndarray, float]:
         """Validated layer choice, softmax mix weights and gamma."""
         layer = check_layer(self.layer, bilm.n_layers)
         if hasattr(self, "mix_weights_") and self.learn_mix:
             weights, gamma = self.mix_weights_, self.gamma_
+            if len(weights) != bilm.n_layers:
+                raise ValueError(
+                    f"The mix was learned for a model with {len(weights)} layers but this "
+                    f"model has {bilm.n_layers}: call fit again after changing the model."
+                )
         else:
             weights, gamma = check_mix(self.mix_weights, self.gamma, bilm.n_layers)
         return layer, softmax(weights), gamma
@@ -93,9 +104,10 @@ class _ElmoBase(TransformerMixin, BaseEstimator):
         for position, tokens in enumerate(documents):
             pending.setdefault(tuple(tokens), []).append(position)
         todo: list[tuple[str, ...]] = []
-        for tokens, positions in pending.items():
-            value = activation_cache.get((kind, model_id, self.state, tokens)) if use_cache \
-                else None
+        cached = activation_cache.get_many(
+            [(kind, model_id, self.state, tokens) for tokens in pending]
+        ) if use_cache else [None] * len(pending)
+        for (tokens, positions), value in zip(pending.items(), cached):
             if value is None:
                 todo.append(tokens)
             else:
@@ -306,30 +318,50 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, _ElmoBase):
         -------
         ndarray of shape (n_samples, n_features), float32
         """
+        self._check_params()
         if self.learn_mix:
             check_is_fitted(self, "mix_weights_")
-        self._check_params()
         bilm, model_id = self._bilm()
         layer, mix, gamma = self._layer_setup(bilm)
         documents = self._tokens(X)
-        out = np.zeros((len(documents), output_width(layer, bilm.n_layers, bilm.output_dim)),
-                       dtype=np.float32)
         if layer == "mix" and self.pooling == "max":
             # The max of a mix is not the mix of the maxima: mix every token first.
+            out = np.zeros((len(documents), bilm.output_dim), dtype=np.float32)
             for positions, tokens in self._token_layers(bilm, model_id, documents):
                 mixed = combine_layers(np.moveaxis(tokens, 0, 1), "mix", mix, gamma)
                 out[positions] = mixed.max(axis=0) if len(mixed) else 0.0
             return out
-        for positions, mean, maximum in self._pooled_layers(bilm, model_id, documents):
-            pooled = mean if self.pooling == "mean" else maximum
-            out[positions] = combine_layers(pooled, layer, mix, gamma)
+        out = np.zeros((len(documents), output_width(layer, bilm.n_layers, bilm.output_dim)),
+                       dtype=np.float32)
+        for rows, pooled in self._pooled_chunks(bilm, model_id, documents, self.pooling):
+            out[rows] = combine_layers(pooled, layer, mix, gamma)
         return out
+
+    def _pooled_chunks(self, bilm: BiLM, model_id: Hashable, documents: list[list[str]],
+                       pooling: str) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Pooled layers ``(rows, array (len(rows), n_layers, dim))`` in bounded chunks.
+
+        Stacking many documents at once keeps the per-document overhead low;
+        the chunk size bounds the memory beyond the output.
+        """
+        rows: list[int] = []
+        values: list[np.ndarray] = []
+        for positions, mean, maximum in self._pooled_layers(bilm, model_id, documents):
+            value = mean if pooling == "mean" else maximum
+            rows.extend(positions)
+            values.extend([value] * len(positions))
+            if len(rows) >= _POOLED_CHUNK:
+                yield rows, np.stack(values)
+                rows, values = [], []
+        if rows:
+            yield rows, np.stack(values)
 
     def _per_layer(self, bilm: BiLM, model_id: Hashable, documents: list[list[str]],
                    pooling: str) -> np.ndarray:
+        """Pooled layers of every document: float32 ``(n_samples, n_layers, dim)``."""
         features = np.zeros((len(documents), bilm.n_layers, bilm.output_dim), np.float32)
-        for positions, mean, maximum in self._pooled_layers(bilm, model_id, documents):
-            features[positions] = mean if pooling == "mean" else maximum
+        for rows, pooled in self._pooled_chunks(bilm, model_id, documents, pooling):
+            features[rows] = pooled
         return features
 
 
@@ -494,9 +526,9 @@ class ElmoTokenVectorizer(_ElmoBase):
         ndarray or list of ndarray
             See the ``output`` parameter.
         """
+        self._check_params()
         if self.learn_mix:
             check_is_fitted(self, "mix_weights_")
-        self._check_params()
         bilm, model_id = self._bilm()
         layer, mix, gamma = self._layer_setup(bilm)
         documents = self._tokens(X)

@@ -14,7 +14,7 @@ Builds a small random model and a seeded synthetic labelled corpus, then times
 and prints ``(search - classifier) / transform``: with the activation cache the
 search should run the biLM once per distinct document, so this stays close to 1
 (the target is at most 1.5). It also prints how many sentences went through the
-biLM, counted by a wrapper around ``BiLM.forward``.
+biLM, counted by a wrapper around ``BiLM.contextualize``.
 
 On a shared machine pass ``--threads 1``: it limits torch and the BLAS
 libraries, whose spinning threads otherwise make timings swing by 10x.
@@ -75,18 +75,18 @@ def make_corpus(n_docs: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
 def count_bilm_sentences() -> Iterator[dict[str, int]]:
     """Count sentences run through any ``BiLM`` inside the block."""
     counter = {"sentences": 0, "calls": 0}
-    forward = BiLM.forward
+    contextualize = BiLM.contextualize
 
-    def counting_forward(self, char_ids, *args, **kwargs):
-        counter["sentences"] += int(char_ids.shape[0])
+    def counting_contextualize(self, tokens, *args, **kwargs):
+        counter["sentences"] += int(tokens.shape[0])
         counter["calls"] += 1
-        return forward(self, char_ids, *args, **kwargs)
+        return contextualize(self, tokens, *args, **kwargs)
 
-    BiLM.forward = counting_forward
+    BiLM.contextualize = counting_contextualize
     try:
         yield counter
     finally:
-        BiLM.forward = forward
+        BiLM.contextualize = contextualize
 
 
 class TimedLogisticRegression(LogisticRegression):

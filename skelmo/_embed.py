@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from ._bilm import BiLM
-from ._chars import batch_to_ids
+from ._chars import BOS_TOKEN, EOS_TOKEN, token_to_ids
 from ._state import StatefulCarry, check_state_policy, warm_state
 
 __all__ = ["ElmoEmbedder", "EmbeddedBatch"]
@@ -18,6 +19,10 @@ __all__ = ["ElmoEmbedder", "EmbeddedBatch"]
 # Sentences are sorted by length within windows of this many batches, so
 # that batches hold sentences of similar length while the input streams.
 _SORT_WINDOW_BATCHES = 32
+
+# Token representations kept between batches (least recently used dropped):
+# a word is run through the character encoder once however often it recurs.
+_WORD_CACHE_SIZE = 50_000
 
 
 @dataclass
@@ -79,6 +84,7 @@ class ElmoEmbedder:
         self.state = check_state_policy(state)
         self.keep_boundaries = keep_boundaries
         self._carry = StatefulCarry(bilm) if state == "stateful" else None
+        self._words: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     def reset_state(self) -> None:
         """Forget the carried LSTM state (``state="stateful"`` only)."""
@@ -144,13 +150,42 @@ class ElmoEmbedder:
                     f"Sentence {index} is a str; expected a list of tokens "
                     "(split the text first)."
                 )
-        ids = batch_to_ids(batch)
+            for token in sentence:
+                if not isinstance(token, str):
+                    raise TypeError(
+                        f"Sentence {index} has a token of type {type(token).__name__} "
+                        f"({token!r}); tokens must be str."
+                    )
+        tokens, lengths = self._token_vectors(batch)
         if self._carry is not None:
             with self._carry.lock:
-                out = self.bilm(ids, state=self._carry.initial(len(batch)),
-                                keep_boundaries=self.keep_boundaries)
+                out = self.bilm.contextualize(tokens, lengths, self._carry.initial(len(batch)),
+                                              self.keep_boundaries)
                 self._carry.update(out.state)
         else:
             initial = warm_state(self.bilm) if self.state == "warm" else None
-            out = self.bilm(ids, state=initial, keep_boundaries=self.keep_boundaries)
+            out = self.bilm.contextualize(tokens, lengths, initial, self.keep_boundaries)
         return EmbeddedBatch(indices=indices, layers=out.layers, mask=out.mask)
+
+    def _token_vectors(self, batch: list[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token representations with boundaries ``(B, T + 2, dim)`` and lengths + 2."""
+        sentences = [[BOS_TOKEN, *sentence, EOS_TOKEN] for sentence in batch]
+        distinct = list(dict.fromkeys(token for sentence in sentences for token in sentence))
+        missing = [token for token in distinct if token not in self._words]
+        if missing:
+            ids = torch.from_numpy(np.stack([token_to_ids(token) for token in missing]))
+            for token, vector in zip(missing, self.bilm.encode_distinct(ids)):
+                self._words[token] = vector
+        rows = {token: row for row, token in enumerate(distinct)}
+        table = torch.stack([self._words[token] for token in distinct]
+                            + [self._words[distinct[0]].new_zeros(self.bilm.options.projection_dim)])
+        for token in distinct:
+            self._words.move_to_end(token)
+        while len(self._words) > _WORD_CACHE_SIZE:
+            self._words.popitem(last=False)
+        lengths = [len(sentence) for sentence in sentences]
+        padding = len(distinct)  # the zero row
+        index = torch.full((len(batch), max(lengths)), padding, dtype=torch.long)
+        for row, sentence in enumerate(sentences):
+            index[row, : len(sentence)] = torch.tensor([rows[token] for token in sentence])
+        return table[index.to(table.device)], torch.tensor(lengths)

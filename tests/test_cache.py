@@ -59,14 +59,14 @@ def bilm_runs(monkeypatch, model_files):
     """Sentences run through any biLM from now on (warm-up derivation done beforehand)."""
     warm_state(skelmo.load_bilm(*model_files, device="auto"))  # the estimators' default
     counter = {"sentences": 0, "calls": 0}
-    forward = BiLM.forward
+    contextualize = BiLM.contextualize
 
-    def counting_forward(self, char_ids, *args, **kwargs):
-        counter["sentences"] += char_ids.shape[0]
+    def counting_contextualize(self, tokens, *args, **kwargs):
+        counter["sentences"] += tokens.shape[0]
         counter["calls"] += 1
-        return forward(self, char_ids, *args, **kwargs)
+        return contextualize(self, tokens, *args, **kwargs)
 
-    monkeypatch.setattr(BiLM, "forward", counting_forward)
+    monkeypatch.setattr(BiLM, "contextualize", counting_contextualize)
     return counter
 
 

@@ -28,9 +28,9 @@ __all__ = ["ElmoVectorizer", "ElmoTokenVectorizer"]
 # stderr is a terminal.
 _PROGRESS_MIN_DOCUMENTS = 1000
 _OUTPUTS = ("padded", "ragged", "flat")
-# Documents whose pooled layers are combined together (bounds transform's
-# memory beyond its output).
-_POOLED_CHUNK = 4096
+# Bytes of pooled layers combined together (bounds transform's memory beyond
+# its output).
+_POOLED_CHUNK_BYTES = 8 << 20
 
 
 class _ElmoBase(TransformerMixin, BaseEstimator):
@@ -344,13 +344,14 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, _ElmoBase):
         Stacking many documents at once keeps the per-document overhead low;
         the chunk size bounds the memory beyond the output.
         """
+        chunk = max(1, _POOLED_CHUNK_BYTES // (4 * bilm.n_layers * bilm.output_dim))
         rows: list[int] = []
         values: list[np.ndarray] = []
         for positions, mean, maximum in self._pooled_layers(bilm, model_id, documents):
             value = mean if pooling == "mean" else maximum
             rows.extend(positions)
             values.extend([value] * len(positions))
-            if len(rows) >= _POOLED_CHUNK:
+            if len(rows) >= chunk:
                 yield rows, np.stack(values)
                 rows, values = [], []
         if rows:

@@ -677,3 +677,21 @@ def test_bad_values_raise_at_fit_and_transform_not_init(model_dir, cls, param, v
         estimator.fit(DOCS)
     with pytest.raises(ValueError, match=param):
         estimator.transform(DOCS)
+
+
+def test_progress_bar_shows_and_changes_nothing(model_dir, capsys):
+    pytest.importorskip("tqdm")
+    docs = [f"document number {i} ." for i in range(40)]
+    quiet = ElmoVectorizer(model=model_dir, device="cpu", progress=False, cache=False)
+    loud = ElmoVectorizer(model=model_dir, device="cpu", progress=True, cache=False,
+                          batch_size=8)
+    expected = quiet.transform(docs)
+    capsys.readouterr()
+    np.testing.assert_array_equal(loud.transform(docs), expected)
+    err = capsys.readouterr().err
+    assert "ElmoVectorizer" in err and "40/40" in err
+
+
+def test_progress_auto_is_silent_for_short_inputs(model_dir, capsys):
+    ElmoVectorizer(model=model_dir, device="cpu").transform(["a short input"])
+    assert capsys.readouterr().err == ""

@@ -218,14 +218,14 @@ class LstmStack(nn.Module):
             for layer in range(self.n_layers):
                 cw: LstmCellWeights = weights.lstm[direction][layer]
                 kernel = _tf_to_ifoj(cw.kernel, cell)
-                w_input.append(_param(kernel[:proj]))
+                w_input.append(_param(_to_blocks(kernel[:proj])))
                 w_hidden.append(_param(_to_blocks(kernel[proj:])))
                 biases.append(_param(_tf_to_ifoj(cw.bias, cell)))
                 w_proj.append(_param(cw.projection))
         # Flat lists indexed by direction * n_layers + layer.
         self.w_input = nn.ParameterList(w_input)
-        # Recurrent weights as contiguous column blocks (n_blocks, proj, width),
-        # multiplied as one batched product (see _GATE_BLOCK).
+        # Input and recurrent weights as contiguous column blocks
+        # (n_blocks, proj, width), multiplied as batched products (see _GATE_BLOCK).
         self.w_hidden = nn.ParameterList(w_hidden)
         self.biases = nn.ParameterList(biases)
         self.w_proj = nn.ParameterList(w_proj)
@@ -233,7 +233,9 @@ class LstmStack(nn.Module):
         # apart from the trained biases so that ``to_weights`` returns those
         # exactly ((b + 1) - 1 is not always b in float32).
         for k, bias in enumerate(biases):
-            self.register_buffer(f"gate_bias_{k}", bias.detach() + torch.from_numpy(forget),
+            gate_bias = bias.detach() + torch.from_numpy(forget)
+            n_blocks, _, width = self.w_hidden[k].shape
+            self.register_buffer(f"gate_bias_{k}", gate_bias.view(n_blocks, 1, width),
                                  persistent=False)
 
     def to_weights(self) -> list[list[LstmCellWeights]]:
@@ -244,7 +246,7 @@ class LstmStack(nn.Module):
             layers = []
             for layer in range(self.n_layers):
                 k = direction * self.n_layers + layer
-                kernel = np.concatenate([self.w_input[k].detach().cpu().numpy(),
+                kernel = np.concatenate([_from_blocks(self.w_input[k].detach().cpu().numpy()),
                                          _from_blocks(self.w_hidden[k].detach().cpu().numpy())])
                 bias = self.biases[k].detach().cpu().numpy()
                 layers.append(LstmCellWeights(kernel=_ifoj_to_tf(kernel, cell),
@@ -262,8 +264,9 @@ class LstmStack(nn.Module):
         )
 
     def forward(
-        self, inputs: torch.Tensor, lengths: torch.Tensor, state: LstmState
-    ) -> tuple[torch.Tensor, LstmState]:
+        self, inputs: torch.Tensor, lengths: torch.Tensor, state: LstmState,
+        last_steps: bool = True,
+    ) -> tuple[torch.Tensor, LstmState | None]:
         """Run both directions of every layer.
 
         Parameters
@@ -274,15 +277,21 @@ class LstmStack(nn.Module):
             Sentence lengths, decreasing.
         state : LstmState
             Initial state with B rows.
+        last_steps : bool, default=True
+            Run each direction's last step. Without it the forward outputs at
+            each row's last position and the backward outputs at its first
+            position are left out (zero), and so is the final state: what a
+            caller that drops the ``</S>`` and ``<S>`` positions and starts
+            every sentence afresh never uses.
 
         Returns
         -------
         outputs : Tensor of shape (n_layers, T, B, 2 * projection_dim)
             Per layer, forward and backward outputs side by side; zero past
             each sentence's end.
-        final_state : LstmState
+        final_state : LstmState or None
             The state each row reached after its last token (forward) and
-            after its first token (backward).
+            after its first token (backward); None without ``last_steps``.
         """
         steps, batch, proj = inputs.shape
         padded = max(batch, MIN_ROWS)
@@ -295,7 +304,8 @@ class LstmStack(nn.Module):
                 torch.cat([state.c, state.c.new_zeros(2, self.n_layers, padded - batch,
                                                        self.cell_dim)], 2),
             )
-        lengths_list = [int(n) for n in lengths.tolist()]
+        run_lengths = lengths if last_steps else (lengths - 1).clamp(min=0)
+        lengths_list = [int(n) for n in run_lengths.tolist()]
         # Rows still running before each step (rows are sorted by length).
         active = [sum(1 for n in lengths_list if n > t) for t in range(steps + 1)]
         # The backward direction reads each sentence reversed within its length.
@@ -314,7 +324,7 @@ class LstmStack(nn.Module):
                 stored = out if direction == 0 else _gather_time(out, reverse_index)
                 outputs[layer, :, :, direction * proj : (direction + 1) * proj] = stored
                 layer_input = out
-        final = LstmState(final_h[:, :, :batch], final_c[:, :, :batch])
+        final = LstmState(final_h[:, :, :batch], final_c[:, :, :batch]) if last_steps else None
         return outputs[:, :, :batch], final
 
     def _run_layer(
@@ -351,8 +361,8 @@ class LstmStack(nn.Module):
             # rows still running at its start (at least MIN_ROWS of them).
             running = min(batch, max(active[start], MIN_ROWS))
             chunk = inputs[start:stop, :running].reshape(-1, proj)
-            x_gates = torch.addmm(bias, chunk, w_input).view(
-                stop - start, running, n_blocks, width)
+            x_gates = torch.baddbmm(bias, chunk.expand(n_blocks, *chunk.shape), w_input).view(
+                n_blocks, stop - start, running, width)
             for t in range(start, stop):
                 n = active[t]
                 if n == 0:
@@ -361,7 +371,7 @@ class LstmStack(nn.Module):
                 # results are discarded (their final state was saved).
                 rows = max(n, MIN_ROWS)
                 g = gate_buffer[: n_blocks * rows * width].view(n_blocks, rows, width)
-                torch.baddbmm(x_gates[t - start, :rows].transpose(0, 1),
+                torch.baddbmm(x_gates[:, t - start, :rows],
                               h[:rows].expand(n_blocks, rows, proj), w_blocks, out=g)
                 g[: 3 * per_gate].sigmoid_()
                 g[3 * per_gate :].tanh_()
@@ -425,14 +435,15 @@ class BiLMOutput:
         Zero at padded positions.
     mask : BoolTensor of shape (batch, time)
         True at real tokens.
-    state : LstmState
+    state : LstmState or None
         The state each sentence reached; pass it as the next batch's
-        ``state`` to run statefully.
+        ``state`` to run statefully. None when not asked for (see
+        :meth:`BiLM.contextualize`).
     """
 
     layers: torch.Tensor
     mask: torch.Tensor
-    state: LstmState
+    state: LstmState | None
 
 
 class BiLM(nn.Module):
@@ -604,6 +615,7 @@ class BiLM(nn.Module):
         lengths: torch.Tensor,
         state: LstmState | None = None,
         keep_boundaries: bool = False,
+        final_state: bool = True,
     ) -> BiLMOutput:
         """Run the LSTM stack over token representations.
 
@@ -617,6 +629,11 @@ class BiLM(nn.Module):
         state : LstmState, optional
             Initial state with one row per sentence (or one row for all).
         keep_boundaries : bool, default=False
+        final_state : bool, default=True
+            Compute the final state. Without it and without
+            ``keep_boundaries``, each direction skips the step whose output
+            is dropped (the forward one at ``</S>``, the backward one at
+            ``<S>``): the same vectors for less work, and ``state`` is None.
 
         Returns
         -------
@@ -636,14 +653,15 @@ class BiLM(nn.Module):
         sorted_tokens = tokens[order]
         lstm_out, final = self.lstm(
             sorted_tokens.transpose(0, 1).contiguous(), lengths[order],
-            state.rows(order.to(state.h.device)),
+            state.rows(order.to(state.h.device)), last_steps=final_state or keep_boundaries,
         )
         layers = torch.cat([sorted_tokens.repeat(1, 1, 2).unsqueeze(0),
                             lstm_out.transpose(1, 2)], dim=0)[:, restore]
         mask = _length_mask(lengths, layers.shape[2])
         if not keep_boundaries:
             layers, mask = _strip_boundaries(layers, mask, lengths)
-        return BiLMOutput(layers=layers, mask=mask, state=final.rows(restore))
+        return BiLMOutput(layers=layers, mask=mask,
+                          state=final.rows(restore) if final is not None else None)
 
 
 def _length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:

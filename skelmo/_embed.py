@@ -164,7 +164,8 @@ class ElmoEmbedder:
                 self._carry.update(out.state)
         else:
             initial = warm_state(self.bilm) if self.state == "warm" else None
-            out = self.bilm.contextualize(tokens, lengths, initial, self.keep_boundaries)
+            out = self.bilm.contextualize(tokens, lengths, initial, self.keep_boundaries,
+                                          final_state=False)
         return EmbeddedBatch(indices=indices, layers=out.layers, mask=out.mask)
 
     def _token_vectors(self, batch: list[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:

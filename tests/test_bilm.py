@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from skelmo import BiLM, batch_to_ids
+from skelmo._bilm import _add_boundaries
 from skelmo._format import read_model
 from skelmo.testing import make_options, make_random_model
 
@@ -141,3 +142,18 @@ def test_make_options_defaults_match_reference_shape():
     options = make_options()
     assert options.n_filters == 124
     assert options.output_dim == 32
+
+
+def test_skipping_boundary_steps_changes_no_inner_vector(small_bilm):
+    sentences = [["a", "b", "c", "d"], ["e"], []]
+    ids = batch_to_ids(sentences)
+    lengths = (ids[..., 0] > 0).sum(dim=1)
+    full = small_bilm(ids)
+    tokens = small_bilm.encode_tokens(_add_boundaries(ids, lengths))
+    state = small_bilm(batch_to_ids([["warm"]])).state
+    lean = small_bilm.contextualize(tokens, lengths + 2, final_state=False)
+    assert lean.state is None
+    torch.testing.assert_close(lean.layers, full.layers, rtol=0, atol=0)
+    with_state = small_bilm.contextualize(tokens, lengths + 2, state, final_state=False)
+    torch.testing.assert_close(with_state.layers,
+                               small_bilm(ids, state=state).layers, rtol=0, atol=0)

@@ -384,7 +384,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentences", type=int, default=1000,
                         help="sentences in the workload (default: 1000)")
-    parser.add_argument("--baseline-sentences", type=int, default=100,
+    parser.add_argument("--baseline-sentences", type=int, default=256,
                         help="first sentences of the workload used for the baseline "
                              "comparison (default: 100)")
     parser.add_argument("--batch-size", type=int, default=64, help="default: 64")

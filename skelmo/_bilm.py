@@ -265,7 +265,7 @@ class LstmStack(nn.Module):
 
     def forward(
         self, inputs: torch.Tensor, lengths: torch.Tensor, state: LstmState,
-        last_steps: bool = True,
+        last_steps: bool = True, same_start: bool = False,
     ) -> tuple[torch.Tensor, LstmState | None]:
         """Run both directions of every layer.
 
@@ -283,6 +283,10 @@ class LstmStack(nn.Module):
             position are left out (zero), and so is the final state: what a
             caller that drops the ``</S>`` and ``<S>`` positions and starts
             every sentence afresh never uses.
+        same_start : bool, default=False
+            Every row starts from the same state with the same first input
+            in each direction (``<S>`` forward, ``</S>`` backward), so each
+            layer's first step is computed once for all rows.
 
         Returns
         -------
@@ -318,7 +322,8 @@ class LstmStack(nn.Module):
             for layer in range(self.n_layers):
                 k = direction * self.n_layers + layer
                 out = self._run_layer(k, layer_input, active,
-                                      final_h[direction, layer], final_c[direction, layer])
+                                      final_h[direction, layer], final_c[direction, layer],
+                                      same_start)
                 if layer > 0 and self.use_skip_connections:
                     out += layer_input
                 stored = out if direction == 0 else _gather_time(out, reverse_index)
@@ -334,11 +339,14 @@ class LstmStack(nn.Module):
         active: list[int],
         final_h: torch.Tensor,
         final_c: torch.Tensor,
+        same_start: bool = False,
     ) -> torch.Tensor:
         """One layer, one direction.
 
         ``final_h`` and ``final_c`` hold the initial state on entry and each
-        row's state after its last step on return.
+        row's state after its last step on return. ``same_start`` promises
+        that every row has the same initial state and the same first input,
+        so the first step is computed once (on MIN_ROWS rows) for all.
         """
         steps, batch, proj = inputs.shape
         cell = self.cell_dim
@@ -370,6 +378,8 @@ class LstmStack(nn.Module):
                 # Finished rows keep being computed up to MIN_ROWS; their
                 # results are discarded (their final state was saved).
                 rows = max(n, MIN_ROWS)
+                if t == 0 and same_start:
+                    rows = MIN_ROWS  # every row computes the same first step
                 g = gate_buffer[: n_blocks * rows * width].view(n_blocks, rows, width)
                 torch.baddbmm(x_gates[:, t - start, :rows],
                               h[:rows].expand(n_blocks, rows, proj), w_blocks, out=g)
@@ -387,6 +397,9 @@ class LstmStack(nn.Module):
                 torch.mm(m[:rows], w_proj, out=h_n)
                 if self.proj_clip is not None:
                     h_n.clamp_(-self.proj_clip, self.proj_clip)
+                if t == 0 and same_start:
+                    h[:n] = h[0]
+                    c[:n] = c[0]
                 out[t, :n] = h[:n]
                 done = active[t + 1]
                 if done < n:
@@ -642,6 +655,10 @@ class BiLM(nn.Module):
         tokens = tokens.to(self.device)
         lengths = lengths.to(self.device)
         batch = tokens.shape[0]
+        # One initial state for every sentence (zeros, or one row broadcast)
+        # and the boundary tokens first in each direction: the first step is
+        # the same for all.
+        same_start = state is None or state.n_rows == 1
         if state is None:
             state = self.zero_state(batch)
         elif state.n_rows == 1 and batch != 1:
@@ -654,6 +671,7 @@ class BiLM(nn.Module):
         lstm_out, final = self.lstm(
             sorted_tokens.transpose(0, 1).contiguous(), lengths[order],
             state.rows(order.to(state.h.device)), last_steps=final_state or keep_boundaries,
+            same_start=same_start,
         )
         layers = torch.cat([sorted_tokens.repeat(1, 1, 2).unsqueeze(0),
                             lstm_out.transpose(1, 2)], dim=0)[:, restore]

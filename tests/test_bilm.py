@@ -157,3 +157,16 @@ def test_skipping_boundary_steps_changes_no_inner_vector(small_bilm):
     with_state = small_bilm.contextualize(tokens, lengths + 2, state, final_state=False)
     torch.testing.assert_close(with_state.layers,
                                small_bilm(ids, state=state).layers, rtol=0, atol=0)
+
+
+def test_shared_first_step_gives_the_same_vectors(small_bilm):
+    """One broadcast state (first step computed once) equals the same state per row."""
+    ids = batch_to_ids([["a", "b", "c"], ["d"], ["e", "f"]])
+    one = small_bilm(batch_to_ids([["warm", "up"]])).state
+    per_row = one.expand(3)
+    per_row = type(one)(per_row.h.contiguous(), per_row.c.contiguous())
+    shared = small_bilm(ids, state=one)
+    separate = small_bilm(ids, state=per_row)
+    torch.testing.assert_close(shared.layers, separate.layers, rtol=0, atol=0)
+    torch.testing.assert_close(shared.state.h, separate.state.h, rtol=0, atol=0)
+    torch.testing.assert_close(shared.state.c, separate.state.c, rtol=0, atol=0)

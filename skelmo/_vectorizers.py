@@ -83,6 +83,23 @@ class _ElmoBase(TransformerMixin, BaseEstimator):
     def _tokens(self, X: Any) -> list[list[str]]:
         return to_token_lists(X, self.tokenizer)
 
+    def _fit_mix(self, X: Any, y: Any, missing_y: str) -> BiLM:
+        """Validate, then set ``mix_weights_``, ``gamma_`` and ``n_layers_``."""
+        self._check_params()
+        bilm, model_id = self._bilm()
+        check_layer(self.layer, bilm.n_layers)
+        if self.learn_mix:
+            if y is None:
+                raise ValueError(missing_y)
+            features = self._probe_features(bilm, model_id, self._tokens(X))
+            self.mix_weights_, self.gamma_ = learn_mix_weights(
+                features, y, random_state=self.random_state)
+        else:
+            self.mix_weights_, self.gamma_ = check_mix(self.mix_weights, self.gamma,
+                                                       bilm.n_layers)
+        self.n_layers_ = bilm.n_layers
+        return bilm
+
     # -- running the biLM ----------------------------------------------------------------
 
     def _compute(
@@ -287,23 +304,14 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, _ElmoBase):
         -------
         self
         """
-        self._check_params()
-        bilm, model_id = self._bilm()
-        check_layer(self.layer, bilm.n_layers)
-        if self.learn_mix:
-            if y is None:
-                raise ValueError("learn_mix=True needs y: call fit(X, y).")
-            documents = self._tokens(X)
-            features = self._per_layer(bilm, model_id, documents, self.pooling)
-            self.mix_weights_, self.gamma_ = learn_mix_weights(
-                features, y, random_state=self.random_state)
-        else:
-            self.mix_weights_, self.gamma_ = check_mix(self.mix_weights, self.gamma,
-                                                       bilm.n_layers)
-        self.n_layers_ = bilm.n_layers
+        bilm = self._fit_mix(X, y, "learn_mix=True needs y: call fit(X, y).")
         self._n_features_out = output_width(check_layer(self.layer, bilm.n_layers),
                                             bilm.n_layers, bilm.output_dim)
         return self
+
+    def _probe_features(self, bilm: BiLM, model_id: Hashable,
+                        documents: list[list[str]]) -> np.ndarray:
+        return self._per_layer(bilm, model_id, documents, self.pooling)
 
     def transform(self, X):
         """Embed documents.
@@ -480,27 +488,19 @@ class ElmoTokenVectorizer(_ElmoBase):
         -------
         self
         """
-        self._check_params()
-        bilm, model_id = self._bilm()
-        check_layer(self.layer, bilm.n_layers)
-        if self.learn_mix:
-            if y is None:
-                raise ValueError("learn_mix=True needs y (one label per token): call fit(X, y).")
-            documents = self._tokens(X)
-            per_document: list[np.ndarray | None] = [None] * len(documents)
-            for positions, tokens in self._token_layers(bilm, model_id, documents):
-                for position in positions:
-                    per_document[position] = tokens
-            features = np.concatenate(
-                [np.moveaxis(t, 0, 1) for t in per_document], axis=0
-            ) if documents else np.zeros((0, bilm.n_layers, bilm.output_dim), np.float32)
-            self.mix_weights_, self.gamma_ = learn_mix_weights(
-                features, y, random_state=self.random_state)
-        else:
-            self.mix_weights_, self.gamma_ = check_mix(self.mix_weights, self.gamma,
-                                                       bilm.n_layers)
-        self.n_layers_ = bilm.n_layers
+        self._fit_mix(X, y, "learn_mix=True needs y (one label per token): call fit(X, y).")
         return self
+
+    def _probe_features(self, bilm: BiLM, model_id: Hashable,
+                        documents: list[list[str]]) -> np.ndarray:
+        """Every token's layers, documents one after another: ``(tokens, n_layers, dim)``."""
+        per_document: list[np.ndarray | None] = [None] * len(documents)
+        for positions, tokens in self._token_layers(bilm, model_id, documents):
+            for position in positions:
+                per_document[position] = tokens
+        if not documents:
+            return np.zeros((0, bilm.n_layers, bilm.output_dim), np.float32)
+        return np.concatenate([np.moveaxis(t, 0, 1) for t in per_document], axis=0)
 
     def get_lengths(self, X) -> np.ndarray:
         """Number of tokens of each document (before ``max_length``).

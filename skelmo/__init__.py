@@ -13,6 +13,7 @@ from ._format import (
     write_model,
 )
 from ._vectorizers import ElmoTokenVectorizer, ElmoVectorizer
+from . import models
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ __all__ = [
     "batch_to_ids",
     "clear_model_cache",
     "load_bilm",
+    "models",
     "read_model",
     "write_model",
 ]

@@ -18,7 +18,10 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
     ----------
     model : None, str, path-like or (options_file, weight_file)
         A directory holding ``options.json`` and one weights ``.hdf5`` file,
-        or the two files. None means the bundled default model.
+        the name of a registered model (see :mod:`skelmo.models`; downloaded
+        on first use), or the two files. None means the bundled default model.
+        A string naming an existing directory is that directory, even if it
+        is also a registered name.
 
     Returns
     -------
@@ -27,8 +30,9 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
     if model is None:
         raise ValueError(
             "No default model is bundled with this version of skelmo. Pass "
-            "model='path/to/model_dir' (a directory holding options.json and a weights "
-            ".hdf5 file) or model=(options_file, weight_file)."
+            "model='small' (a published model, downloaded on first use; see "
+            "skelmo.models.available_models()), model='path/to/model_dir' (a directory holding "
+            "options.json and a weights .hdf5 file) or model=(options_file, weight_file)."
         )
     if isinstance(model, (tuple, list)):
         if len(model) != 2 or not all(isinstance(p, (str, os.PathLike)) for p in model):
@@ -50,6 +54,18 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
                 "is a file, not a model directory. Pass the directory holding options.json "
                 "and the weights, or the pair model=(options_file, weight_file).",
             )
+        if isinstance(model, str):
+            from . import models
+
+            if _is_registered(model):
+                return models.get_model_files(model)
+            raise ModelFileNotFoundError(
+                directory,
+                "no such model directory, and not a registered model name (registered: "
+                f"{', '.join(models.available_models())}). Pass a registered name, a directory "
+                "holding options.json and a weights .hdf5 file, or "
+                "model=(options_file, weight_file).",
+            )
         raise ModelFileNotFoundError(
             directory,
             "no such model directory. Pass a directory holding options.json and a weights "
@@ -59,6 +75,16 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
         "model must be a model directory or an (options_file, weight_file) pair, "
         f"got {type(model).__name__}."
     )
+
+
+def _is_registered(name: str) -> bool:
+    from . import models
+
+    try:
+        models.lookup(name)
+    except (KeyError, ValueError):
+        return False
+    return True
 
 
 def _files_in(directory: Path) -> tuple[Path, Path]:

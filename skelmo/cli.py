@@ -1,0 +1,348 @@
+"""The ``skelmo`` command line: embed a file of sentences, list, download and describe models.
+
+Run ``skelmo --help`` (or ``python -m skelmo --help``) for the subcommands and
+``skelmo SUBCOMMAND --help`` for their options. Exit status: 0 on success,
+1 on a runtime error (the message goes to stderr), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["main"]
+
+_LAYERS = ("all", "top", "average", "mix")
+_STATES = ("warm", "zero", "stateful")
+
+
+class CommandError(Exception):
+    """A runtime error reported as one line on stderr, exit status 1."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``skelmo`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; defaults to ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 success, 1 runtime error, 2 usage error.
+
+    Examples
+    --------
+    >>> from skelmo.cli import main
+    >>> main(["models", "--help"])  # doctest: +ELLIPSIS
+    usage: skelmo models ...
+    0
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("skelmo: error: a subcommand is required.", file=sys.stderr)
+        return 2
+    try:
+        return args.run(args, args.subparser)
+    except SystemExit as exc:  # parser.error() inside a subcommand
+        return exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:
+        print("skelmo: interrupted.", file=sys.stderr)
+        return 130
+    except KeyError as exc:
+        print(f"skelmo: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+    except (CommandError, OSError, ValueError, RuntimeError, TypeError) as exc:
+        print(f"skelmo: error: {exc}", file=sys.stderr)
+        return 1
+
+
+# -- arguments --------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skelmo",
+        description="ELMo embeddings: embed sentences, manage the named models.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    embed = sub.add_parser(
+        "embed", help="embed a file of sentences into an HDF5 file",
+        description="Embed INPUT, one whitespace-tokenized sentence per line, into OUTPUT "
+        "(HDF5, the layout of AllenNLP's `allennlp elmo`: one dataset per line index, "
+        "'0', '1', ..., and 'sentence_to_index', a JSON map from sentence to index).",
+    )
+    embed.add_argument("input", metavar="INPUT", help="text file (UTF-8), or - for stdin")
+    embed.add_argument("output", metavar="OUTPUT", help="HDF5 file to write")
+    embed.add_argument("--model", "-m", metavar="MODEL",
+                       help="registered model name (see `skelmo models`) or model directory; "
+                       "required (no default model is bundled)")
+    embed.add_argument("--layers", choices=_LAYERS, default="all",
+                       help="all: (n_layers, T, dim) per sentence; top: the last layer; "
+                       "average or mix: the equal-weight mean of the layers, (T, dim) "
+                       "(default: all)")
+    embed.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
+                       help="sentences per forward pass (default: 64)")
+    embed.add_argument("--device", default="cpu", metavar="DEVICE",
+                       help="cpu, cuda, cuda:N or auto (default: cpu)")
+    embed.add_argument("--state", choices=_STATES, default="warm",
+                       help="LSTM initial state policy (default: warm; stateful reproduces "
+                       "the original implementation's order-dependent outputs)")
+    embed.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    _progress_flag(embed)
+    embed.set_defaults(run=_embed, subparser=embed)
+
+    listing = sub.add_parser("models", help="list the registered models",
+                             description="List the registered models: output width, "
+                             "expected size, and whether and where they are cached.")
+    listing.add_argument("--cache-dir", metavar="DIR", help="cache directory "
+                         "(default: $SKELMO_HOME or the platform's cache directory)")
+    listing.set_defaults(run=_models, subparser=listing)
+
+    download = sub.add_parser("download", help="download a named model into the cache",
+                              description="Download a named model, verify it and record its "
+                              "checksums. Does nothing when it is already cached and intact.")
+    download.add_argument("name", metavar="NAME", help="registered model name")
+    download.add_argument("--force", action="store_true",
+                          help="download again even if cached (repairs a damaged copy)")
+    download.add_argument("--cache-dir", metavar="DIR", help="cache directory "
+                          "(default: $SKELMO_HOME or the platform's cache directory)")
+    download.add_argument("--timeout", type=_positive_float, default=60.0, metavar="SECONDS",
+                          help="seconds to wait to connect and for each read (default: 60)")
+    _progress_flag(download)
+    download.set_defaults(run=_download, subparser=download)
+
+    info = sub.add_parser("info", help="describe a model's architecture and files",
+                          description="Describe a model: architecture, parameter count, "
+                          "output width, files and sizes.")
+    info.add_argument("model", metavar="MODEL", help="registered model name or model directory")
+    info.set_defaults(run=_info, subparser=info)
+    return parser
+
+
+def _progress_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (needs tqdm; default: when stderr is "
+                        "a terminal)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+# -- embed ------------------------------------------------------------------------------------
+
+
+def _embed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import h5py
+
+    from ._cache import load_bilm
+    from ._embed import ElmoEmbedder
+    from ._model_spec import resolve_model
+
+    if args.model is None:
+        parser.error("--model is required: no default model is bundled with this version of "
+                     "skelmo. Pass a registered name (`skelmo models` lists them, e.g. "
+                     "--model small) or a model directory.")
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise CommandError(f"{output} already exists; pass --overwrite to replace it.")
+    if args.input != "-" and not Path(args.input).is_file():
+        raise CommandError(f"{args.input}: no such input file.")
+    if not output.parent.is_dir():
+        raise CommandError(f"{output.parent}: the output directory does not exist.")
+    options_file, weight_file = resolve_model(args.model)
+    bilm = load_bilm(options_file, weight_file, device=args.device)
+    embedder = ElmoEmbedder(bilm, batch_size=args.batch_size, state=args.state)
+    sentence_to_index: dict[str, str] = {}
+    tmp = output.parent / f".{output.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        with _open_input(args.input) as (source, label), h5py.File(tmp, "w") as fout, \
+                _progress(args.progress) as advance:
+            sentences = _sentences(source, label, sentence_to_index)
+            for batch in embedder.iter_batches(sentences):
+                layers = batch.layers.cpu().numpy()
+                lengths = batch.mask.sum(dim=1).tolist()
+                for row, (index, n) in enumerate(zip(batch.indices, lengths)):
+                    fout.create_dataset(str(index), data=_select(layers[:, row, :n], args.layers))
+                advance(len(batch.indices))
+            fout.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype(),
+                                data=[json.dumps(sentence_to_index)])
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return 0
+
+
+@contextmanager
+def _open_input(name: str) -> Iterator[tuple[IO[bytes], str]]:
+    if name == "-":
+        yield sys.stdin.buffer, "<stdin>"
+        return
+    with open(name, "rb") as fin:
+        yield fin, name
+
+
+def _sentences(source: IO[bytes], label: str,
+               sentence_to_index: dict[str, str]) -> Iterator[list[str]]:
+    """Tokenized lines, read lazily; blank lines and invalid UTF-8 are errors."""
+    for number, raw in enumerate(source, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"{label}: line {number} is not valid UTF-8 ({exc.reason} at byte "
+                f"{exc.start}); convert the file to UTF-8."
+            ) from None
+        sentence = line.strip()
+        if not sentence:
+            raise CommandError(
+                f"{label}: line {number} is blank; every line must hold one sentence "
+                "(remove the blank lines)."
+            )
+        sentence_to_index[sentence] = str(number - 1)
+        yield sentence.split()
+
+
+def _select(layers: Any, choice: str) -> Any:
+    """One sentence's output from its layers ``(n_layers, T, dim)``."""
+    if choice == "all":
+        return layers
+    if choice == "top":
+        return layers[-1]
+    return layers.mean(axis=0)  # average, and the equal-weight mix
+
+
+@contextmanager
+def _progress(progress: bool | None) -> Iterator[Callable[[int], None]]:
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            if progress:
+                print("skelmo: --progress needs tqdm (pip install tqdm); continuing without.",
+                      file=sys.stderr)
+        else:
+            bar = tqdm(desc="embedding", unit="sentence")
+    try:
+        yield bar.update if bar is not None else (lambda n: None)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+# -- models, download, info -------------------------------------------------------------------
+
+
+def _models(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import models
+
+    rows = [("NAME", "DIM", "WEIGHTS SIZE", "CACHED", "LOCATION")]
+    for name in models.available_models(cache_dir=args.cache_dir):
+        entry = models.lookup(name, cache_dir=args.cache_dir)
+        if entry.downloads:
+            cached = "yes" if models.is_downloaded(name, cache_dir=args.cache_dir) else "no"
+            location = str(models.model_directory(name, cache_dir=args.cache_dir))
+        else:
+            cached = "local" if models.is_downloaded(name, cache_dir=args.cache_dir) \
+                else "missing"
+            location = entry.directory or str(entry.weights)
+        size = _bytes(entry.weights_size) if entry.weights_size is not None else "unknown"
+        rows.append((name, str(entry.dim) if entry.dim else "?", size, cached, location))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+def _download(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import models
+
+    options_file, weight_file = models.download(
+        args.name, cache_dir=args.cache_dir, force=args.force, progress=args.progress,
+        timeout=args.timeout,
+    )
+    print(f"{args.name}: {weight_file.parent}")
+    return 0
+
+
+def _info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import models
+    from ._format import expected_shapes, read_options
+    from ._model_spec import resolve_model
+
+    print(f"model:        {args.model}")
+    if not Path(args.model).is_dir():
+        entry = models.lookup(args.model)
+        if entry.description:
+            print(f"description:  {entry.description}")
+        if entry.downloads:
+            print(f"options url:  {entry.options}")
+            print(f"weights url:  {entry.weights}")
+            if not models.is_downloaded(args.model):
+                print(f"output width: {entry.dim if entry.dim else 'unknown'}")
+                print(f"not downloaded: run `skelmo download {args.model}` for the details.")
+                return 0
+        options_file, weight_file = models.get_model_files(args.model, download=False)
+    else:
+        options_file, weight_file = resolve_model(args.model)
+    options = read_options(options_file)
+    n_parameters = sum(math.prod(shape) for shape in expected_shapes(options).values())
+    filters = ", ".join(f"{width}x{channels}" for width, channels in options.filters)
+    print(f"options:      {options_file} ({_bytes(options_file.stat().st_size)})")
+    print(f"weights:      {weight_file} ({_bytes(weight_file.stat().st_size)})")
+    print(f"characters:   embedding {options.char_dim}, filters (width x channels) {filters}; "
+          f"{options.n_filters} channels, {options.activation}")
+    print(f"highway:      {options.n_highway} layer{'s' if options.n_highway != 1 else ''}")
+    projection = f"{options.n_filters} -> {options.projection_dim}" \
+        if options.uses_projection else "none"
+    print(f"projection:   {projection}")
+    print(f"lstm:         {options.n_layers} layer{'s' if options.n_layers != 1 else ''} per "
+          f"direction, cell {options.cell_dim}, projection {options.projection_dim}, "
+          f"cell_clip {options.cell_clip}, proj_clip {options.proj_clip}, skip connections "
+          f"{'yes' if options.use_skip_connections else 'no'}")
+    print(f"output:       {options.n_layers + 1} layers of width {options.output_dim}")
+    print(f"parameters:   {n_parameters:,}")
+    return 0
+
+
+def _bytes(size: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} bytes"  # pragma: no cover

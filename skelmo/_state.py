@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 
-import torch
 
 from ._bilm import BiLM, LstmState
 from ._chars import batch_to_ids

@@ -14,6 +14,7 @@ sorted by length), and buffers are allocated once per call.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,6 +211,9 @@ class LstmStack(nn.Module):
         self.cell_clip = options.cell_clip
         self.proj_clip = options.proj_clip
         self.use_skip_connections = options.use_skip_connections
+        # Per-thread scratch memory reused from call to call: fresh large
+        # allocations cost page faults that took as long as the copies into them.
+        self._scratch = threading.local()
         proj, cell = options.projection_dim, options.cell_dim
         forget = np.zeros(4 * cell, np.float32)
         forget[cell : 2 * cell] = _FORGET_BIAS
@@ -332,6 +336,26 @@ class LstmStack(nn.Module):
         final = LstmState(final_h[:, :, :batch], final_c[:, :, :batch]) if last_steps else None
         return outputs[:, :, :batch], final
 
+    def __getstate__(self) -> dict:
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state.pop("_scratch", None)  # thread-local scratch memory is not copied
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._scratch = threading.local()
+
+    def _scratch_tensor(self, name: str, numel: int, like: torch.Tensor) -> torch.Tensor:
+        """A 1-d scratch tensor of ``numel`` elements, reused by this thread."""
+        key = (name, like.device, like.dtype)
+        pool = self._scratch.__dict__.setdefault("tensors", {})
+        tensor = pool.get(key)
+        if tensor is None or tensor.numel() < numel:
+            tensor = like.new_empty(numel)
+            pool[key] = tensor
+        return tensor[:numel]
+
     def _run_layer(
         self,
         k: int,
@@ -359,7 +383,7 @@ class LstmStack(nn.Module):
         out = inputs.new_zeros(steps, batch, proj)
         # Gates in block-major layout (n_blocks, rows, width): blocks
         # [0, per_gate) are the input gate, then forget, output, candidate.
-        gate_buffer = inputs.new_empty(n_blocks * batch * width)
+        gate_buffer = self._scratch_tensor("gates", n_blocks * batch * width, inputs)
         m = inputs.new_empty(batch, cell)
         for start in range(0, steps, _TIME_CHUNK):
             stop = min(start + _TIME_CHUNK, steps)
@@ -369,8 +393,10 @@ class LstmStack(nn.Module):
             # rows still running at its start (at least MIN_ROWS of them).
             running = min(batch, max(active[start], MIN_ROWS))
             chunk = inputs[start:stop, :running].reshape(-1, proj)
-            x_gates = torch.baddbmm(bias, chunk.expand(n_blocks, *chunk.shape), w_input).view(
-                n_blocks, stop - start, running, width)
+            x_gates = self._scratch_tensor("x_gates", n_blocks * chunk.shape[0] * width,
+                                           inputs).view(n_blocks, chunk.shape[0], width)
+            torch.baddbmm(bias, chunk.expand(n_blocks, *chunk.shape), w_input, out=x_gates)
+            x_gates = x_gates.view(n_blocks, stop - start, running, width)
             for t in range(start, stop):
                 n = active[t]
                 if n == 0:

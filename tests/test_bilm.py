@@ -170,3 +170,13 @@ def test_shared_first_step_gives_the_same_vectors(small_bilm):
     torch.testing.assert_close(shared.layers, separate.layers, rtol=0, atol=0)
     torch.testing.assert_close(shared.state.h, separate.state.h, rtol=0, atol=0)
     torch.testing.assert_close(shared.state.c, separate.state.c, rtol=0, atol=0)
+
+
+def test_copies_and_pickles_compute_the_same(small_bilm):
+    import copy
+    import pickle
+
+    ids = batch_to_ids([["a", "b", "c"], ["d"]])
+    expected = small_bilm(ids).layers
+    for clone in (copy.deepcopy(small_bilm), pickle.loads(pickle.dumps(small_bilm))):
+        torch.testing.assert_close(clone(ids).layers, expected, rtol=0, atol=0)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import skelmo
 from skelmo import BiLM
 from skelmo.testing import make_random_model
 
@@ -37,3 +38,19 @@ def reference_dir() -> Path:
     if not (REFERENCE_DIR / "options.json").is_file():
         pytest.skip(f"reference fixture not found at {REFERENCE_DIR}")
     return REFERENCE_DIR
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models: more threads only add contention on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def fresh_activation_cache():
+    skelmo.activation_cache.clear()
+    yield
+    skelmo.activation_cache.clear()

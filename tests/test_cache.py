@@ -25,12 +25,7 @@ WORDS = ["zax", "quiz", "jazz", "fizz", "tool", "sell", "mall", "tell",
          "the", "a", "saw", "near", "big", "one", "old", "."]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -20,45 +19,14 @@ from sklearn.preprocessing import StandardScaler
 import skelmo
 from skelmo import ElmoTokenVectorizer, ElmoVectorizer
 
-# The two classes use words built from different letters, so that even a random
-# model's character layer (layer 0) tells them apart.
-CLASS_1 = ["zax", "quiz", "jazz", "fizz", "buzz", "zinc", "quay", "jinx"]
-CLASS_0 = ["tool", "sell", "mall", "tell", "loot", "toll", "less", "soil"]
-FILLER = ["the", "a", "saw", "near", "big", "one", "old", "."]
+from ._corpus import labelled_corpus
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_activation_cache():
-    skelmo.activation_cache.clear()
-    yield
-    skelmo.activation_cache.clear()
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "fresh_activation_cache")
 
 
 @pytest.fixture(scope="module")
 def model_dir(small_model_files):
     return str(small_model_files[0].parent)
-
-
-def labelled_corpus(n: int = 60, seed: int = 0) -> tuple[list[str], np.ndarray]:
-    """Short documents of class-1 or class-0 words mixed with shared filler words."""
-    rng = random.Random(seed)
-    docs, labels = [], []
-    for i in range(n):
-        label = i % 2
-        words = [rng.choice(CLASS_1 if label else CLASS_0) for _ in range(rng.randint(1, 3))]
-        words += [rng.choice(FILLER) for _ in range(rng.randint(1, 4))]
-        rng.shuffle(words)
-        docs.append(" ".join(words))
-        labels.append(label)
-    return docs, np.array(labels)
 
 
 def pipeline(model_dir: str, **elmo) -> Pipeline:

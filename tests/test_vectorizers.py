@@ -13,6 +13,8 @@ from sklearn.utils import estimator_checks
 
 import skelmo
 from skelmo import ElmoEmbedder, ElmoTokenVectorizer, ElmoVectorizer
+
+from ._corpus import CLASS_1, labelled_corpus
 from skelmo._probe import learn_mix_weights
 from skelmo.testing import make_random_model
 
@@ -27,47 +29,12 @@ DOCS = [
     "Rivers flow into the sea",
 ]
 
-# Documents whose label depends only on which words they use.
-# The two classes use words built from different letters, so that even a random
-# model's character layer (layer 0) tells them apart.
-CLASS_1 = ["zax", "quiz", "jazz", "fizz", "buzz", "zinc", "quay", "jinx"]
-CLASS_0 = ["tool", "sell", "mall", "tell", "loot", "toll", "less", "soil"]
-FILLER = ["the", "a", "saw", "near", "big", "one", "old", "."]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    # Tiny models: threads only add contention on a shared 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_activation_cache():
-    skelmo.activation_cache.clear()
-    yield
-    skelmo.activation_cache.clear()
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "fresh_activation_cache")
 
 
 @pytest.fixture(scope="module")
 def model_dir(small_model_files):
     return small_model_files[0].parent
-
-
-def labelled_corpus(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
-    rng = random.Random(seed)
-    docs, labels = [], []
-    for i in range(n):
-        label = i % 2
-        topic = CLASS_1 if label else CLASS_0
-        words = [rng.choice(topic) for _ in range(rng.randint(1, 3))]
-        words += [rng.choice(FILLER) for _ in range(rng.randint(1, 4))]
-        rng.shuffle(words)
-        docs.append(" ".join(words))
-        labels.append(label)
-    return docs, np.array(labels)
 
 
 def per_token_layers(bilm, docs, state="warm") -> list[np.ndarray]:

@@ -80,6 +80,16 @@ class _ElmoBase(TransformerMixin, BaseEstimator):
             weights, gamma = check_mix(self.mix_weights, self.gamma, bilm.n_layers)
         return layer, softmax(weights), gamma
 
+    def _prepare_transform(self, X: Any) -> tuple[BiLM, Hashable, int | str, np.ndarray, float,
+                                                   list[list[str]]]:
+        """Validate, then return the model, its identity, the layer setup and the tokens."""
+        self._check_params()
+        if self.learn_mix:
+            check_is_fitted(self, "mix_weights_")
+        bilm, model_id = self._bilm()
+        layer, mix, gamma = self._layer_setup(bilm)
+        return bilm, model_id, layer, mix, gamma, self._tokens(X)
+
     def _tokens(self, X: Any) -> list[list[str]]:
         return to_token_lists(X, self.tokenizer)
 
@@ -326,12 +336,7 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, _ElmoBase):
         -------
         ndarray of shape (n_samples, n_features), float32
         """
-        self._check_params()
-        if self.learn_mix:
-            check_is_fitted(self, "mix_weights_")
-        bilm, model_id = self._bilm()
-        layer, mix, gamma = self._layer_setup(bilm)
-        documents = self._tokens(X)
+        bilm, model_id, layer, mix, gamma, documents = self._prepare_transform(X)
         if layer == "mix" and self.pooling == "max":
             # The max of a mix is not the mix of the maxima: mix every token first.
             out = np.zeros((len(documents), bilm.output_dim), dtype=np.float32)
@@ -527,12 +532,7 @@ class ElmoTokenVectorizer(_ElmoBase):
         ndarray or list of ndarray
             See the ``output`` parameter.
         """
-        self._check_params()
-        if self.learn_mix:
-            check_is_fitted(self, "mix_weights_")
-        bilm, model_id = self._bilm()
-        layer, mix, gamma = self._layer_setup(bilm)
-        documents = self._tokens(X)
+        bilm, model_id, layer, mix, gamma, documents = self._prepare_transform(X)
         width = output_width(layer, bilm.n_layers, bilm.output_dim)
         lengths = [len(tokens) for tokens in documents]
         if self.output == "padded":

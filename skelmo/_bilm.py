@@ -46,8 +46,8 @@ MIN_ROWS = 16
 
 # Width of the column blocks of the recurrent weights, multiplied as one
 # batched product. With a few dozen rows, MKL runs 16 blocks of 512 x 1024
-# markedly faster than one 512 x 16384 matrix (measured on 2 cores at 64 rows:
-# 52 -> 89 GFLOP/s).
+# markedly faster than one 512 x 16384 matrix (measured once, the product alone,
+# on 2 cores at 64 rows: 52 -> 89 GFLOP/s).
 _GATE_BLOCK = 1024
 
 # Distinct tokens run through the character encoder together; bounds the

@@ -12,6 +12,7 @@ from ._format import (
     read_model,
     write_model,
 )
+from ._tokenize import tokenize
 from ._vectorizers import ElmoTokenVectorizer, ElmoVectorizer
 from . import models
 
@@ -35,5 +36,6 @@ __all__ = [
     "load_bilm",
     "models",
     "read_model",
+    "tokenize",
     "write_model",
 ]

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._tokenize import tokenize
+
 __all__ = ["to_token_lists"]
 
 Tokenizer = Callable[[str], Sequence[str]]
@@ -66,7 +68,7 @@ def to_token_lists(X: Any, tokenizer: Tokenizer | None) -> list[list[str]]:
     X : list, tuple, ndarray, pandas Series or one-column DataFrame
         Documents as str, or already tokenized as lists of str.
     tokenizer : callable or None
-        Applied to str documents; None splits on whitespace.
+        Applied to str documents; None means :func:`skelmo.tokenize`.
 
     Returns
     -------
@@ -79,7 +81,7 @@ def to_token_lists(X: Any, tokenizer: Tokenizer | None) -> list[list[str]]:
     result = []
     for position, item in enumerate(documents):
         if isinstance(item, str) and tokenizer is None:
-            result.append(item.split())  # str.split gives str tokens: nothing to check
+            result.append(tokenize(item))  # gives str tokens: nothing to check
             continue
         if isinstance(item, str):
             tokens = tokenizer(item)

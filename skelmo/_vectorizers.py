@@ -225,7 +225,8 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, _ElmoBase):
         Pooling over a document's real tokens (never padding or the
         sentence-boundary tokens). An empty document gives a zero vector.
     tokenizer : callable, default=None
-        ``str -> list of str``; None splits on whitespace. Documents given
+        ``str -> list of str``; None means :func:`skelmo.tokenize`, which
+        splits off punctuation and English clitics as ELMo's training text was. Documents given
         as lists of tokens are used as they are.
     batch_size : int, default=64
         Documents per forward pass; memory grows with it, not with the input.

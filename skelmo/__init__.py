@@ -13,8 +13,9 @@ from ._format import (
     write_model,
 )
 from ._tokenize import tokenize
+from .training import train
 from ._vectorizers import ElmoTokenVectorizer, ElmoVectorizer
-from . import models
+from . import models, training
 
 __version__ = "0.1.0"
 
@@ -35,7 +36,9 @@ __all__ = [
     "clear_model_cache",
     "load_bilm",
     "models",
+    "training",
     "read_model",
     "tokenize",
+    "train",
     "write_model",
 ]

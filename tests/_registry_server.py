@@ -1,0 +1,250 @@
+"""Local stand-ins for package registries: a PyPI "simple" index, an npm registry, apt-get.
+
+Everything is served from 127.0.0.1 or faked on PATH; nothing reaches the
+internet. Helpers also build the small packages that the fakes hand out.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import socket
+import stat
+import tarfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Self
+from urllib.parse import unquote
+
+
+class RouteServer:
+    """Serve fixed bodies by exact path on 127.0.0.1 (port chosen by the system)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[int, str, bytes]] = {}
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:
+                path = unquote(self.path.split("?", 1)[0])
+                with server._lock:
+                    server.requests.append(path)
+                    route = server.routes.get(path)
+                if route is None:
+                    self.send_error(404)
+                    return
+                status, content_type, body = route
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def add(self, path: str, body: bytes, content_type: str = "application/octet-stream",
+            status: int = 200) -> None:
+        with self._lock:
+            self.routes[path] = (status, content_type, body)
+
+    def count(self, fragment: str = "") -> int:
+        with self._lock:
+            return sum(fragment in path for path in self.requests)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+    # PyPI -----------------------------------------------------------------
+    def add_sdist(self, name: str, version: str, archive: bytes) -> str:
+        """Publish an sdist under /simple/<name>/; return its file name."""
+        normalized = name.lower().replace("_", "-").replace(".", "-")
+        filename = f"{name.replace('-', '_')}-{version}.tar.gz"
+        self.add(f"/files/{filename}", archive)
+        digest = hashlib.sha256(archive).hexdigest()
+        page = (f'<!DOCTYPE html><html><body><a href="/files/{filename}#sha256={digest}">'
+                f"{filename}</a></body></html>").encode()
+        self.add(f"/simple/{normalized}/", page, "text/html")
+        return filename
+
+    # npm ------------------------------------------------------------------
+    def add_npm_package(self, name: str, versions: dict[str, bytes],
+                        latest: str | None = None) -> None:
+        """Publish an npm packument for ``name`` with the given tarballs."""
+        base = name.rsplit("/", 1)[-1]
+        entries = {}
+        for version, tgz in versions.items():
+            tarball_path = f"/{name}/-/{base}-{version}.tgz"
+            self.add(tarball_path, tgz)
+            entries[version] = {
+                "name": name, "version": version,
+                "dist": {"tarball": self.url + tarball_path,
+                         "shasum": hashlib.sha1(tgz).hexdigest(),
+                         "integrity": "sha512-" + base64.b64encode(
+                             hashlib.sha512(tgz).digest()).decode()},
+            }
+        packument = {"name": name, "versions": entries,
+                     "dist-tags": {"latest": latest or max(versions)}}
+        self.add(f"/{name}", json.dumps(packument).encode(), "application/json")
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def _tar_bytes(files: dict[str, bytes], mode: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 1_600_000_000
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def npm_tarball(name: str, version: str, files: dict[str, bytes]) -> bytes:
+    """An npm package tarball with package.json and the given files under package/."""
+    content = {"package/package.json": json.dumps({"name": name, "version": version,
+                                                   "license": "CC0-1.0"}).encode()}
+    content.update({f"package/{path}": data for path, data in files.items()})
+    return _tar_bytes(content, "w:gz")
+
+
+_BACKEND = '''\
+import os
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def prepare_metadata_for_build_wheel(directory, config_settings=None):
+    name = "{dist}-{version}.dist-info"
+    os.makedirs(os.path.join(directory, name))
+    with open(os.path.join(directory, name, "METADATA"), "w") as handle:
+        handle.write("Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n")
+    return name
+
+def build_wheel(directory, config_settings=None, metadata_directory=None):
+    raise RuntimeError("only metadata is needed")
+'''
+
+
+def sdist(name: str, version: str, files: dict[str, bytes]) -> bytes:
+    """An sdist whose in-tree build backend needs nothing from an index."""
+    dist = name.replace("-", "_")
+    root = f"{dist}-{version}"
+    content = {
+        f"{root}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{root}/pyproject.toml": (b'[build-system]\nrequires = []\n'
+                                   b'build-backend = "backend"\nbackend-path = ["."]\n'),
+        f"{root}/backend.py": _BACKEND.format(dist=dist, name=name, version=version).encode(),
+    }
+    content.update({f"{root}/{path}": data for path, data in files.items()})
+    return _tar_bytes(content, "w:gz")
+
+
+def deb(files: dict[str, bytes], compression: str = "xz",
+        links: dict[str, str] | None = None) -> bytes:
+    """A minimal .deb: an ar archive of debian-binary, control.tar.gz and data.tar.*."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=f"w:{compression}") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(data)
+            info.mtime = 1_600_000_000
+            archive.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            archive.addfile(info)
+    data_member = buffer.getvalue()
+    control = _tar_bytes({"./control": b"Package: fake\nVersion: 1.0\n"}, "w:gz")
+    members = [("debian-binary", b"2.0\n"), ("control.tar.gz", control),
+               (f"data.tar.{compression}", data_member)]
+    out = io.BytesIO()
+    out.write(b"!<arch>\n")
+    for member, data in members:
+        header = (f"{member:<16}{int(time.time()) % 10**12:<12}{0:<6}{0:<6}{100644:<8}"
+                  f"{len(data):<10}`\n").encode()
+        out.write(header)
+        out.write(data)
+        if len(data) % 2:
+            out.write(b"\n")
+    return out.getvalue()
+
+
+_FAKE_APT = """#!/bin/sh
+# A stand-in for `apt-get download NAME`: copies $FAKE_APT_DIR/NAME_*.deb here.
+for last; do :; done
+name="${last%%=*}"
+if [ "$1" != "download" ]; then echo "E: only download is faked" >&2; exit 100; fi
+for f in "$FAKE_APT_DIR/${name}"_*.deb; do
+    if [ -e "$f" ]; then cp "$f" .; echo "Get:1 fake $name"; exit 0; fi
+done
+echo "E: Unable to locate package $last" >&2
+exit 100
+"""
+
+
+def install_fake_apt(bin_dir: Path, deb_dir: Path, monkeypatch) -> None:
+    """Put a fake ``apt-get`` first on PATH that serves .deb files from ``deb_dir``."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "apt-get"
+    script.write_text(_FAKE_APT)
+    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    monkeypatch.setenv("FAKE_APT_DIR", str(deb_dir))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def isolate_clients(tmp: Path, monkeypatch, *, pypi: str | None = None,
+                    npm: str | None = None) -> None:
+    """Point pip and npm at local registries (or closed ports) with no retries or caches."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    for variable in ("PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX",
+                     "PIP_REQUIRE_VIRTUALENV"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PIP_INDEX_URL", f"{pypi or closed_port_url()}/simple/")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "5")
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    userconfig = tmp / "npmrc"
+    userconfig.write_text("")
+    monkeypatch.setenv("npm_config_userconfig", str(userconfig))
+    monkeypatch.setenv("npm_config_registry", f"{npm or closed_port_url()}/")
+    monkeypatch.setenv("npm_config_cache", str(tmp / "npm-cache"))
+    monkeypatch.setenv("npm_config_fetch_retries", "0")
+    monkeypatch.setenv("npm_config_fetch_timeout", "10000")
+    monkeypatch.setenv("npm_config_update_notifier", "false")
+    monkeypatch.setenv("npm_config_audit", "false")
+    monkeypatch.setenv("npm_config_fund", "false")
+    monkeypatch.setenv("npm_config_loglevel", "error")

@@ -19,7 +19,8 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
     model : None, str, path-like or (options_file, weight_file)
         A directory holding ``options.json`` and one weights ``.hdf5`` file,
         the name of a registered model (see :mod:`skelmo.models`; downloaded
-        on first use), or the two files. None means the bundled default model.
+        on first use), or the two files. None means the bundled model,
+        :data:`skelmo.models.BUNDLED_MODEL`.
         A string naming an existing directory is that directory, even if it
         is also a registered name.
 
@@ -28,12 +29,18 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
     options_file, weight_file : Path
     """
     if model is None:
-        raise ValueError(
-            "No default model is bundled with this version of skelmo. Pass "
-            "model='small' (a published model, downloaded on first use; see "
-            "skelmo.models.available_models()), model='path/to/model_dir' (a directory holding "
-            "options.json and a weights .hdf5 file) or model=(options_file, weight_file)."
-        )
+        from . import models
+
+        try:
+            return models.get_model_files(models.BUNDLED_MODEL)
+        except ModelFileNotFoundError as exc:
+            raise ModelFileNotFoundError(
+                exc.path,
+                f"the bundled model {models.BUNDLED_MODEL!r} is missing from this "
+                "installation of skelmo. Reinstall skelmo, or pass a model: a registered "
+                "name such as model='small' (downloaded on first use), a directory holding "
+                "options.json and a weights .hdf5 file, or model=(options_file, weight_file).",
+            ) from None
     if isinstance(model, (tuple, list)):
         if len(model) != 2 or not all(isinstance(p, (str, os.PathLike)) for p in model):
             raise ValueError(

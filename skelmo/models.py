@@ -11,6 +11,16 @@ original       ``2x4096_512_2048cnn_2xhighway``       1024
 original-5.5b  ``2x4096_512_2048cnn_2xhighway_5.5B``  1024
 ============== ====================================== ===========
 
+and one model ships inside the package, used in place and never downloaded:
+
+================= ================================================ ===========
+name              what                                             output dim
+================= ================================================ ===========
+skelmo-en-small   a small English biLM trained by                  256
+                  ``recipes/small_english.py`` (see the model
+                  card); the estimators' default ``model``
+================= ================================================ ===========
+
 Any estimator accepts a name as its ``model`` (``ElmoVectorizer(model="small")``);
 the files are downloaded on first use into :func:`cache_dir`, one directory
 per name::
@@ -57,6 +67,7 @@ from ._filelock import file_lock
 from ._format import ModelFileError, ModelFileNotFoundError, read_model, read_options
 
 __all__ = [
+    "BUNDLED_MODEL",
     "ModelDownloadError",
     "ModelIntegrityError",
     "RegisteredModel",
@@ -140,6 +151,14 @@ _BUILTIN: dict[str, RegisteredModel] = {
                    "as original, trained on 5.5B tokens"),
     )
 }
+#: Name of the model that ships with skelmo, the estimators' default.
+BUNDLED_MODEL = "skelmo-en-small"
+_BUILTIN[BUNDLED_MODEL] = RegisteredModel(
+    name=BUNDLED_MODEL,
+    directory=str(Path(__file__).resolve().parent / "_bundled"),
+    dim=256,
+    description="bundled with skelmo; 2 x 512/128 LSTM, 512 CNN filters, 2 highway layers",
+)
 _registered: dict[str, RegisteredModel] = {}
 
 

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from skelmo import BiLM, ElmoEmbedder
+from skelmo import BiLM, ElmoEmbedder, models
 from skelmo.cli import main
 from skelmo.testing import make_random_model
 
@@ -129,18 +129,21 @@ def test_existing_output_needs_overwrite(model_dir, input_file, tmp_path, env):
     assert h5py.is_hdf5(output)
 
 
-def test_model_is_required_and_checked(input_file, tmp_path, env):
-    result = skelmo("embed", input_file, tmp_path / "out.hdf5", env=env)
-    assert result.returncode == 2
-    assert "no default model" in result.stderr.decode()
-    result = skelmo("embed", input_file, tmp_path / "out.hdf5", "--model", "nope", env=env)
+def test_model_defaults_to_the_bundled_one_and_is_checked(input_file, tmp_path, env):
+    output = tmp_path / "out.hdf5"
+    result = skelmo("embed", input_file, output, "--layers", "top", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    with h5py.File(output, "r") as f:
+        assert f["0"].shape[-1] == models.lookup(models.BUNDLED_MODEL).dim
+    result = skelmo("embed", input_file, tmp_path / "other.hdf5", "--model", "nope", env=env)
     assert result.returncode == 1
     message = result.stderr.decode()
     assert "not a registered model name" in message and "small" in message
     assert "Traceback" not in message
 
 
-@pytest.mark.parametrize("args", [[], ["embed"], ["models"], ["download"], ["info"]])
+@pytest.mark.parametrize("args", [[], ["embed"], ["models"], ["download"], ["info"],
+                                  ["corpus"], ["train"]])
 def test_help(args, capsys):
     assert main([*args, "--help"]) == 0
     assert "usage: skelmo" in capsys.readouterr().out

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from skelmo import ElmoVectorizer, ModelFileError, ModelFileNotFoundError, models
+from skelmo._format import read_options
 from skelmo._model_spec import resolve_model
 from skelmo.models import ModelDownloadError, ModelIntegrityError
 from skelmo.testing import make_random_model
@@ -157,13 +158,26 @@ def test_persisted_registration_is_seen_after_a_restart(small_model_files, home)
         models.lookup("kept")
 
 
+def test_model_none_is_the_bundled_model(tmp_path, monkeypatch):
+    bundled = models.lookup(models.BUNDLED_MODEL)
+    assert not bundled.downloads
+    options_file, weight_file = resolve_model(None)
+    assert options_file.parent == weight_file.parent == Path(bundled.directory)
+    assert read_options(options_file).output_dim == bundled.dim
+    assert models.BUNDLED_MODEL in models.available_models()
+    # An installation without its bundled files says what to do.
+    monkeypatch.setitem(models._BUILTIN, models.BUNDLED_MODEL,
+                        models.RegisteredModel(name=models.BUNDLED_MODEL,
+                                               directory=str(tmp_path / "gone")))
+    with pytest.raises(ModelFileNotFoundError, match="bundled model .* is missing.*Reinstall"):
+        resolve_model(None)
+
+
 def test_resolve_model_strings(small_model_files, tmp_path):
     directory = small_model_files[0].parent
     assert resolve_model(str(directory)) == small_model_files
     with pytest.raises(ModelFileNotFoundError, match=r"not a registered model name.*small"):
         resolve_model("no-such-model")
-    with pytest.raises(ValueError, match="No default model"):
-        resolve_model(None)
     # An existing directory wins over a registered name.
     models.register("shadow", directory=directory)
     (tmp_path / "shadow").mkdir()

@@ -255,3 +255,28 @@ def test_default_options_fit_the_size_limit_of_a_bundled_model():
     shapes = expected_shapes(default_options())
     n_parameters = sum(int(np.prod(s)) for s in shapes.values())
     assert 4 * n_parameters < 25 * 2**20
+
+
+def test_command_line_trains_and_resumes(corpus_files, tmp_path, capsys):
+    from skelmo.cli import main
+
+    options_file = tmp_path / "arch.json"
+    options_file.write_text(json.dumps(OPTIONS.to_dict()), encoding="utf-8")
+    args = ["train", str(corpus_files[0]), str(tmp_path / "model"), "--options",
+            str(options_file),
+            "--heldout", str(corpus_files[1]), "--steps", "4", "--batch-size", "4",
+            "--unroll-steps", "5", "--vocab-size", "40", "--min-count", "1", "--device", "cpu",
+            "--learning-rate", "0.01", "--warmup-steps", "2", "--checkpoint-every", "2",
+            "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "4 steps" in out and "held-out perplexity" in out
+    direct = train(corpus_files[0], tmp_path / "direct", heldout=corpus_files[1], max_steps=4,
+                   checkpoint_every=2, **SMALL)
+    assert _weights(tmp_path / "model").keys() == _weights(tmp_path / "direct").keys()
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(tmp_path / "model").values(),
+                                                    _weights(tmp_path / "direct").values()))
+    assert f"{direct.heldout.mean:.1f}" in out
+    # Other arguments over the same checkpoint: a one-line error, exit status 1.
+    assert main([*args[:-1], "--seed", "5", "--no-progress"]) == 1
+    assert "other arguments" in capsys.readouterr().err

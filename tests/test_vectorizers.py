@@ -596,9 +596,13 @@ def test_directory_with_two_weight_files(tmp_path):
         ElmoVectorizer(model=tmp_path).transform(DOCS)
 
 
-def test_no_model_given():
-    with pytest.raises(ValueError, match=r"model='path/to/model_dir'.*model=\(options_file"):
-        ElmoVectorizer().transform(DOCS)
+def test_no_model_given_uses_the_bundled_model():
+    from skelmo import models
+    from skelmo._model_spec import resolve_model
+
+    bundled = resolve_model(models.BUNDLED_MODEL)
+    np.testing.assert_array_equal(ElmoVectorizer().transform(DOCS[:3]),
+                                  ElmoVectorizer(model=bundled).transform(DOCS[:3]))
 
 
 @pytest.mark.parametrize("model", [5, ("only-one",), ("a", "b", "c"), (1, 2), {"dir": "x"}])

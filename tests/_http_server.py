@@ -24,11 +24,14 @@ from pathlib import Path
 SLOW_SECONDS = 3.0
 
 
-class ModelServer:
-    """Serve ``directory`` on 127.0.0.1 (port chosen by the system) in a thread."""
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (port chosen by the system).
 
-    def __init__(self, directory: Path):
-        self.directory = Path(directory)
+    Subclasses answer GET requests in ``handle``; every request path is
+    recorded (as ``request_key`` gives it) for the tests to count.
+    """
+
+    def __init__(self) -> None:
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -39,7 +42,7 @@ class ModelServer:
 
             def do_GET(self) -> None:
                 with server._lock:
-                    server.requests.append(self.path)
+                    server.requests.append(server.request_key(self.path))
                 server.handle(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -51,11 +54,15 @@ class ModelServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
+    def request_key(self, path: str) -> str:
+        """How a request path is recorded."""
+        return path
+
     def count(self, fragment: str = "") -> int:
         with self._lock:
             return sum(fragment in path for path in self.requests)
 
-    def __enter__(self) -> ModelServer:
+    def __enter__(self) -> LocalServer:  # noqa: PYI034 (typing.Self needs Python 3.11)
         self.thread.start()
         return self
 
@@ -63,6 +70,17 @@ class ModelServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+
+class ModelServer(LocalServer):
+    """Serve ``directory`` in the modes listed above."""
+
+    def __init__(self, directory: Path):
+        super().__init__()
+        self.directory = Path(directory)
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         parts = request.path.strip("/").split("/")

@@ -14,68 +14,41 @@ import os
 import socket
 import stat
 import tarfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Self
 from urllib.parse import unquote
 
+from ._http_server import LocalServer
 
-class RouteServer:
+
+class RouteServer(LocalServer):
     """Serve fixed bodies by exact path on 127.0.0.1 (port chosen by the system)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.routes: dict[str, tuple[int, str, bytes]] = {}
-        self.requests: list[str] = []
-        self._lock = threading.Lock()
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output quiet
-                pass
+    def request_key(self, path: str) -> str:
+        return unquote(path.split("?", 1)[0])
 
-            def do_GET(self) -> None:
-                path = unquote(self.path.split("?", 1)[0])
-                with server._lock:
-                    server.requests.append(path)
-                    route = server.routes.get(path)
-                if route is None:
-                    self.send_error(404)
-                    return
-                status, content_type, body = route
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            route = self.routes.get(self.request_key(request.path))
+        if route is None:
+            request.send_error(404)
+            return
+        status, content_type, body = route
+        request.send_response(status)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
 
     def add(self, path: str, body: bytes, content_type: str = "application/octet-stream",
             status: int = 200) -> None:
         with self._lock:
             self.routes[path] = (status, content_type, body)
-
-    def count(self, fragment: str = "") -> int:
-        with self._lock:
-            return sum(fragment in path for path in self.requests)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
     # PyPI -----------------------------------------------------------------
     def add_sdist(self, name: str, version: str, archive: bytes) -> str:

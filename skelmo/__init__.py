@@ -1,5 +1,6 @@
 """skelmo: ELMo contextual embeddings as scikit-learn transformers."""
 
+from . import models, training
 from ._bilm import BiLM, BiLMOutput, LstmState
 from ._cache import activation_cache, clear_model_cache, load_bilm
 from ._chars import batch_to_ids
@@ -13,9 +14,8 @@ from ._format import (
     write_model,
 )
 from ._tokenize import tokenize
-from .training import train
 from ._vectorizers import ElmoTokenVectorizer, ElmoVectorizer
-from . import models, training
+from .training import train
 
 __version__ = "0.1.0"
 
@@ -23,11 +23,11 @@ __all__ = [
     "BiLM",
     "BiLMOutput",
     "ElmoEmbedder",
-    "EmbeddedBatch",
     "ElmoOptions",
     "ElmoTokenVectorizer",
     "ElmoVectorizer",
     "ElmoWeights",
+    "EmbeddedBatch",
     "LstmState",
     "ModelFileError",
     "ModelFileNotFoundError",
@@ -36,9 +36,9 @@ __all__ = [
     "clear_model_cache",
     "load_bilm",
     "models",
-    "training",
     "read_model",
     "tokenize",
     "train",
+    "training",
     "write_model",
 ]

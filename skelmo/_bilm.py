@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._chars import MAX_CHARACTERS, _BOS_IDS, _EOS_IDS
+from ._chars import _BOS_IDS, _EOS_IDS, MAX_CHARACTERS
 from ._device import resolve_device
 from ._format import (
     ElmoOptions,
@@ -32,7 +32,7 @@ from ._format import (
     read_model,
 )
 
-__all__ = ["BiLM", "BiLMOutput", "LstmState", "CharacterEncoder", "LstmStack"]
+__all__ = ["BiLM", "BiLMOutput", "CharacterEncoder", "LstmStack", "LstmState"]
 
 # Time steps whose input products are computed together. Bounds the memory of
 # the precomputed gate inputs to chunk x batch x 4 x cell floats per direction.

@@ -31,8 +31,14 @@ import torch
 from ._bilm import BiLM
 from ._device import resolve_device
 
-__all__ = ["ActivationCache", "activation_cache", "load_bilm", "load_bilm_with_identity",
-           "clear_model_cache", "model_identity"]
+__all__ = [
+    "ActivationCache",
+    "activation_cache",
+    "clear_model_cache",
+    "load_bilm",
+    "load_bilm_with_identity",
+    "model_identity",
+]
 
 
 def model_identity(options_file: str | os.PathLike[str],

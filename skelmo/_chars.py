@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-__all__ = ["batch_to_ids", "token_to_ids", "BOS_TOKEN", "EOS_TOKEN", "MAX_CHARACTERS"]
+__all__ = ["BOS_TOKEN", "EOS_TOKEN", "MAX_CHARACTERS", "batch_to_ids", "token_to_ids"]
 
 MAX_CHARACTERS = 50
 BOS_TOKEN = "<S>"

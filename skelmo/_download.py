@@ -18,7 +18,6 @@ import hashlib
 import http.client
 import os
 import secrets
-import socket
 import sys
 import urllib.error
 import urllib.parse
@@ -27,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["ModelDownloadError", "fetch", "is_local", "local_path", "check_url"]
+__all__ = ["ModelDownloadError", "check_url", "fetch", "is_local", "local_path"]
 
 _CHUNK = 1 << 20
 _INSECURE_ENV = "SKELMO_ALLOW_INSECURE_LOCALHOST"
@@ -185,7 +184,7 @@ def _download(url: str, out: BinaryIO, timeout: float, progress: bool | None,
             from None
     except urllib.error.URLError as exc:
         raise ModelDownloadError(url, f"no connection ({exc.reason}).") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise ModelDownloadError(
             url, f"the server sent nothing for {timeout:g} seconds (timed out)."
         ) from None

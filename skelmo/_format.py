@@ -30,13 +30,13 @@ from ._chars import MAX_CHARACTERS
 __all__ = [
     "ElmoOptions",
     "ElmoWeights",
-    "LstmCellWeights",
     "HighwayWeights",
+    "LstmCellWeights",
     "ModelFileError",
     "ModelFileNotFoundError",
+    "read_model",
     "read_options",
     "read_weights",
-    "read_model",
     "write_model",
 ]
 

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["check_layer", "output_width", "pool_layers", "combine_layers", "softmax"]
+__all__ = ["check_layer", "combine_layers", "output_width", "pool_layers", "softmax"]
 
 POOLINGS = ("mean", "max")
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import threading
 
-
 from ._bilm import BiLM, LstmState
 from ._chars import batch_to_ids
 from ._warmup import WARMUP_SENTENCES
 
-__all__ = ["STATE_POLICIES", "check_state_policy", "warm_state", "StatefulCarry"]
+__all__ = ["STATE_POLICIES", "StatefulCarry", "check_state_policy", "warm_state"]
 
 STATE_POLICIES = ("warm", "zero", "stateful")
 

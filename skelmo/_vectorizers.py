@@ -16,13 +16,20 @@ from ._bilm import BiLM
 from ._cache import activation_cache, load_bilm_with_identity
 from ._embed import ElmoEmbedder
 from ._inputs import to_token_lists
-from ._mix import POOLINGS, check_layer, check_mix, combine_layers, output_width, pool_layers, \
-    softmax
+from ._mix import (
+    POOLINGS,
+    check_layer,
+    check_mix,
+    combine_layers,
+    output_width,
+    pool_layers,
+    softmax,
+)
 from ._model_spec import resolve_model
 from ._probe import learn_mix_weights
 from ._state import check_state_policy
 
-__all__ = ["ElmoVectorizer", "ElmoTokenVectorizer"]
+__all__ = ["ElmoTokenVectorizer", "ElmoVectorizer"]
 
 # Inputs at least this long get a progress bar under progress="auto" when
 # stderr is a terminal.

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from ._format import (
+    N_CHARACTER_ROWS,
     ElmoOptions,
     ElmoWeights,
     HighwayWeights,
     LstmCellWeights,
-    N_CHARACTER_ROWS,
     write_model,
 )
 
-__all__ = ["make_options", "make_random_weights", "make_random_model"]
+__all__ = ["make_options", "make_random_model", "make_random_weights"]
 
 
 def make_options(

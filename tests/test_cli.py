@@ -78,7 +78,7 @@ def test_embed_matches_the_embedder(layers, model_dir, expected, input_file, tmp
 def test_embed_shapes_and_stdin(model_dir, tmp_path, env):
     output = tmp_path / "out.hdf5"
     result = skelmo("embed", "-", output, "--model", model_dir, "--layers", "mix",
-                    env=env, stdin="one two three\nfour\n".encode())
+                    env=env, stdin=b"one two three\nfour\n")
     assert result.returncode == 0, result.stderr.decode()
     with h5py.File(output, "r") as fin:
         assert fin["0"].shape == (3, 16) and fin["1"].shape == (1, 16)

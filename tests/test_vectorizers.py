@@ -13,10 +13,10 @@ from sklearn.utils import estimator_checks
 
 import skelmo
 from skelmo import ElmoEmbedder, ElmoTokenVectorizer, ElmoVectorizer
-
-from ._corpus import CLASS_1, labelled_corpus
 from skelmo._probe import learn_mix_weights
 from skelmo.testing import make_random_model
+
+from ._corpus import CLASS_1, labelled_corpus
 
 N_LAYERS, DIM = 3, 32  # the default architecture of make_random_model
 

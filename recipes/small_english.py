@@ -24,7 +24,6 @@ the same command again. ``--stages`` runs a subset.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import shutil
@@ -88,6 +87,7 @@ def train_model(corpus_dir: Path, model_dir: Path, seed: int, steps: int, device
 
 
 def install(corpus_dir: Path, model_dir: Path) -> None:
+    from skelmo._download import sha256_file
     from skelmo.models import BUNDLED_MODEL
 
     BUNDLED_DIR.mkdir(exist_ok=True)
@@ -105,8 +105,8 @@ def install(corpus_dir: Path, model_dir: Path) -> None:
                    "sources": [{k: s.get(k) for k in ("name", "client", "package", "version",
                                                       "licence", "sha256", "words")}
                                for s in manifest["sources"]],
-                   "train_sha256": _sha256(corpus_dir / "train.txt")},
-        "sha256": {name: _sha256(BUNDLED_DIR / name) for name in ("options.json",
+                   "train_sha256": sha256_file(corpus_dir / "train.txt")},
+        "sha256": {name: sha256_file(BUNDLED_DIR / name) for name in ("options.json",
                                                                   "weights.hdf5")},
     }
     record["training"]["config"].pop("corpus", None)  # a local path
@@ -155,14 +155,6 @@ def evaluate(seed: int, output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"evaluate: results in {output}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["ModelDownloadError", "check_url", "fetch", "is_local", "local_path"]
+__all__ = [
+    "ModelDownloadError",
+    "check_url",
+    "fetch",
+    "is_local",
+    "local_path",
+    "sha256_file",
+]
 
 _CHUNK = 1 << 20
 _INSECURE_ENV = "SKELMO_ALLOW_INSECURE_LOCALHOST"
@@ -146,6 +153,15 @@ def _temporary(destination: Path) -> Path:
             return tmp
         except FileExistsError:
             continue
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the SHA-256 hex digest of a file, read in pieces of ``_CHUNK`` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fin:
+        while chunk := fin.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _copy_local(url: str, out: BinaryIO) -> tuple[int, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import hashlib
 import io
 import json
 import lzma
@@ -24,6 +23,8 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
+
+from ._download import sha256_file
 
 __all__ = [
     "PackageFetchError",
@@ -42,24 +43,6 @@ class PackageFetchError(OSError):
     """A package client failed, or is missing, or left no usable file."""
 
 
-def sha256_file(path: Path) -> str:
-    """Return the SHA-256 hex digest of a file.
-
-    Parameters
-    ----------
-    path : path-like
-        The file to hash; read in 1 MiB pieces.
-
-    Returns
-    -------
-    str
-        64 lowercase hex digits.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _tail(text: str) -> str:

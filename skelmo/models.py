@@ -53,7 +53,6 @@ Your own models
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -62,7 +61,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ._download import ModelDownloadError, check_url, fetch, is_local, local_path
+from ._download import (
+    ModelDownloadError,
+    check_url,
+    fetch,
+    is_local,
+    local_path,
+    sha256_file,
+)
 from ._filelock import file_lock
 from ._format import ModelFileError, ModelFileNotFoundError, read_model, read_options
 
@@ -619,7 +625,7 @@ def _verified_files(entry: RegisteredModel, directory: Path) -> tuple[Path, Path
                 raise ModelIntegrityError(path, _damaged(
                     entry.name, directory,
                     f"it has {stat.st_size} bytes, {record['size']} were downloaded"))
-            actual = _sha256(path)
+            actual = sha256_file(path)
             if actual != record["sha256"]:
                 raise ModelIntegrityError(path, _damaged(
                     entry.name, directory,
@@ -633,14 +639,6 @@ def _damaged(name: str, directory: Path, why: str) -> str:
     return (f"the cached copy of model {name!r} is damaged or was changed ({why}). "
             f"Download it again with `skelmo download {name} --force` (or "
             f"skelmo.models.download({name!r}, force=True)), or delete {directory}.")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fin:
-        while chunk := fin.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_json_atomically(path: Path, data: Any) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,32 @@ def _param(array: np.ndarray) -> nn.Parameter:
                         requires_grad=False)
 
 
+def highway_and_projection(
+    pooled: torch.Tensor,
+    activation: str,
+    highway_weights: Sequence[torch.Tensor],
+    highway_biases: Sequence[torch.Tensor],
+    proj_weight: torch.Tensor | None,
+    proj_bias: torch.Tensor | None,
+) -> torch.Tensor:
+    """From the max-pooled convolutions to the token vectors.
+
+    The activation, then each highway layer (weights as ``[transform, carry]``
+    columns), then the projection when there is one. TF computes
+    ``carry * relu(x W_t + b_t) + (1 - carry) * x`` with
+    ``carry = sigmoid(x W_c + b_c)``: the "carry" gate scales the transformed
+    branch. Shared by the engine and the trainer, so both compute one function.
+    """
+    x = torch.relu(pooled) if activation == "relu" else torch.tanh(pooled)
+    for weight, bias in zip(highway_weights, highway_biases):
+        transform, carry = torch.addmm(bias, x, weight).chunk(2, dim=-1)
+        carry = torch.sigmoid(carry)
+        x = carry * torch.relu(transform) + (1.0 - carry) * x
+    if proj_weight is not None:
+        x = torch.addmm(proj_bias, x, proj_weight)
+    return x
+
+
 class CharacterEncoder(nn.Module):
     """Character CNN, highway layers and projection: character ids -> token vectors.
 
@@ -83,9 +110,8 @@ class CharacterEncoder(nn.Module):
             [_param(kernel[0].transpose(2, 1, 0)) for kernel, _ in weights.conv]
         )
         self.conv_biases = nn.ParameterList([_param(bias) for _, bias in weights.conv])
-        # One product per highway layer: the transform half, then the carry half.
-        # TF computes carry * relu(x W_t + b_t) + (1 - carry) * x with
-        # carry = sigmoid(x W_c + b_c): the "carry" gate scales the transformed branch.
+        # One product per highway layer: the transform half, then the carry half
+        # (see highway_and_projection).
         self.highway_weights = nn.ParameterList(
             [_param(np.concatenate([h.w_transform, h.w_carry], axis=1)) for h in weights.highway]
         )
@@ -115,15 +141,9 @@ class CharacterEncoder(nn.Module):
         for weight, bias in zip(self.conv_weights, self.conv_biases):
             conv = F.conv1d(chars, weight, bias)
             pooled.append(conv.amax(dim=-1))
-        x = torch.cat(pooled, dim=-1)
-        x = torch.relu(x) if self.activation == "relu" else torch.tanh(x)
-        for weight, bias in zip(self.highway_weights, self.highway_biases):
-            transform, carry = torch.addmm(bias, x, weight).chunk(2, dim=-1)
-            carry = torch.sigmoid(carry)
-            x = carry * torch.relu(transform) + (1.0 - carry) * x
-        if self.proj_weight is not None:
-            x = torch.addmm(self.proj_bias, x, self.proj_weight)
-        return x
+        return highway_and_projection(torch.cat(pooled, dim=-1), self.activation,
+                                      self.highway_weights, self.highway_biases,
+                                      self.proj_weight, self.proj_bias)
 
     def to_weights(self) -> tuple[np.ndarray, list, list, tuple | None]:
         """Return the weights in TensorFlow orientation (inverse of the constructor)."""
@@ -186,7 +206,7 @@ def _ifoj_to_tf(array: np.ndarray, cell: int) -> np.ndarray:
     return np.concatenate([i, j, f, o], axis=-1)
 
 
-_FORGET_BIAS = 1.0  # TF's LSTMCell adds 1 to the forget gate at run time.
+FORGET_BIAS = 1.0  # TF's LSTMCell adds 1 to the forget gate at run time.
 
 
 class LstmStack(nn.Module):
@@ -216,7 +236,7 @@ class LstmStack(nn.Module):
         self._scratch = threading.local()
         proj, cell = options.projection_dim, options.cell_dim
         forget = np.zeros(4 * cell, np.float32)
-        forget[cell : 2 * cell] = _FORGET_BIAS
+        forget[cell : 2 * cell] = FORGET_BIAS
         w_input, w_hidden, biases, w_proj = [], [], [], []
         for direction in range(2):
             for layer in range(self.n_layers):

@@ -16,13 +16,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._bilm import FORGET_BIAS, highway_and_projection
 from ._chars import _PAD_CHAR
 from ._format import N_CHARACTER_ROWS, ElmoOptions, ElmoWeights, HighwayWeights, LstmCellWeights
 
 __all__ = ["LmSoftmax", "TrainableBiLM"]
 
 _PAD_ID = _PAD_CHAR + 1  # the character id of the padding after a token
-_FORGET_BIAS = 1.0  # added to the forget gate at run time, as TensorFlow's LSTMCell does
 
 
 class TrainableBiLM(nn.Module):
@@ -90,16 +90,10 @@ class TrainableBiLM(nn.Module):
         """Token vectors of shape (n, projection_dim) for char ids of shape (n, 50)."""
         chars = F.embedding(_trim_padding(char_ids, self.max_width) - 1,
                             self.char_embed).transpose(1, 2)
-        x = torch.cat([F.conv1d(chars, w, b).amax(dim=-1)
-                       for w, b in zip(self.conv_weights, self.conv_biases)], dim=-1)
-        x = torch.relu(x) if self.options.activation == "relu" else torch.tanh(x)
-        for weight, bias in zip(self.highway_weights, self.highway_biases):
-            transform, carry = torch.addmm(bias, x, weight).chunk(2, dim=-1)
-            carry = torch.sigmoid(carry)
-            x = carry * torch.relu(transform) + (1.0 - carry) * x
-        if self.proj_weight is not None:
-            x = torch.addmm(self.proj_bias, x, self.proj_weight)
-        return x
+        pooled = torch.cat([F.conv1d(chars, w, b).amax(dim=-1)
+                            for w, b in zip(self.conv_weights, self.conv_biases)], dim=-1)
+        return highway_and_projection(pooled, self.options.activation, self.highway_weights,
+                                      self.highway_biases, self.proj_weight, self.proj_bias)
 
     def zero_state(self, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """Zero ``(h, c)`` for both directions: shapes (2, n_layers, batch, proj / cell)."""
@@ -131,7 +125,7 @@ class TrainableBiLM(nn.Module):
             outputs = []
             for t in range(x.shape[1]):
                 i, j, f, out = torch.addmm(x_gates[:, t], h, w_hidden).chunk(4, dim=-1)
-                c = torch.sigmoid(f + _FORGET_BIAS) * c + torch.sigmoid(i) * torch.tanh(j)
+                c = torch.sigmoid(f + FORGET_BIAS) * c + torch.sigmoid(i) * torch.tanh(j)
                 if o.cell_clip is not None:
                     c = c.clamp(-o.cell_clip, o.cell_clip)
                 h = (torch.sigmoid(out) * torch.tanh(c)) @ w_proj

@@ -201,6 +201,12 @@ def unserialize(data: bytes) -> object:
     if not data.startswith(b"X\n"):
         raise RDataError("Only R's XDR (binary, big-endian) serialization is supported.")
     r = _Reader(data)
+    _skip_header(r)
+    return _item(r)
+
+
+def _skip_header(r: _Reader) -> None:
+    """Read past the serialization header: format, version, R versions, native encoding."""
     r.pos = 2
     version = r.int()
     r.int()
@@ -209,7 +215,6 @@ def unserialize(data: bytes) -> object:
         r.string()
     elif version != 2:
         raise RDataError(f"Unsupported R serialization version {version}.")
-    return _item(r)
 
 
 def _decompress_entry(blob: bytes) -> bytes:
@@ -262,12 +267,7 @@ def read_lazyload_db(rdb: Path, rdx: Path) -> dict[str, object]:
 def _unserialize_with_names(data: bytes) -> dict[str, object]:
     """Decode the .rdx index: a named list of named lists of integer pairs."""
     r = _NamedReader(data)
-    r.pos = 2
-    version = r.int()
-    r.int()
-    r.int()
-    if version == 3:
-        r.string()
+    _skip_header(r)
     value = r.named_item()
     if not isinstance(value, dict):
         raise RDataError("The .rdx index is not a named list.")

@@ -91,7 +91,8 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def _tar_bytes(files: dict[str, bytes], mode: str) -> bytes:
+def tar_bytes(files: dict[str, bytes], mode: str = "w:gz") -> bytes:
+    """A tar archive (gzip-compressed by default) holding ``files``."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode=mode) as archive:
         for name, data in files.items():
@@ -108,7 +109,7 @@ def npm_tarball(name: str, version: str, files: dict[str, bytes]) -> bytes:
     content = {"package/package.json": json.dumps({"name": name, "version": version,
                                                    "license": "CC0-1.0"}).encode()}
     content.update({f"package/{path}": data for path, data in files.items()})
-    return _tar_bytes(content, "w:gz")
+    return tar_bytes(content, "w:gz")
 
 
 _BACKEND = '''\
@@ -140,7 +141,7 @@ def sdist(name: str, version: str, files: dict[str, bytes]) -> bytes:
         f"{root}/backend.py": _BACKEND.format(dist=dist, name=name, version=version).encode(),
     }
     content.update({f"{root}/{path}": data for path, data in files.items()})
-    return _tar_bytes(content, "w:gz")
+    return tar_bytes(content, "w:gz")
 
 
 def deb(files: dict[str, bytes], compression: str = "xz",
@@ -159,7 +160,7 @@ def deb(files: dict[str, bytes], compression: str = "xz",
             info.linkname = target
             archive.addfile(info)
     data_member = buffer.getvalue()
-    control = _tar_bytes({"./control": b"Package: fake\nVersion: 1.0\n"}, "w:gz")
+    control = tar_bytes({"./control": b"Package: fake\nVersion: 1.0\n"}, "w:gz")
     members = [("debian-binary", b"2.0\n"), ("control.tar.gz", control),
                (f"data.tar.{compression}", data_member)]
     out = io.BytesIO()

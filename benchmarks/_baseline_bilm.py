@@ -17,7 +17,7 @@ Written the way the common reference implementation (AllenNLP's
 * fresh tensors are allocated at every step (the full-batch state is cloned
   before it is updated, as AllenNLP does).
 
-Weights come from :func:`skelmo._format.read_model` in TensorFlow orientation
+Weights come from :func:`skelmo.read_model` in TensorFlow orientation
 and are used as such: the LSTM kernel ``W_0`` of shape ``(2P, 4C)`` with gate
 order (i, j, f, o) and TensorFlow's forget bias of +1 added at run time. The
 initial LSTM state is zero for every sentence. Only skelmo's model-file reader
@@ -32,8 +32,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from skelmo._chars import BOS_TOKEN, EOS_TOKEN, MAX_CHARACTERS, token_to_ids
-from skelmo._format import read_model
+from skelmo._format import BOS_TOKEN, EOS_TOKEN, MAX_CHARACTERS, read_model, token_to_ids
 
 __all__ = ["BaselineBiLM"]
 
@@ -50,7 +49,7 @@ class BaselineBiLM:
     Parameters
     ----------
     options_file, weight_file : str or path-like
-        The model files, read with :func:`skelmo._format.read_model`.
+        The model files, read with :func:`skelmo.read_model`.
     """
 
     def __init__(self, options_file, weight_file):

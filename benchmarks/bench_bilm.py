@@ -45,8 +45,8 @@ import torch  # noqa: E402
 
 import skelmo  # noqa: E402
 from skelmo import BiLM, ElmoEmbedder  # noqa: E402
-from skelmo._chars import MAX_CHARACTERS  # noqa: E402
-from skelmo._state import warm_state  # noqa: E402
+from skelmo._engine import warm_state  # noqa: E402
+from skelmo._format import MAX_CHARACTERS  # noqa: E402
 from skelmo.testing import make_options, make_random_model  # noqa: E402
 
 # The published "original" ELMo (elmo_2x4096_512_2048cnn_2xhighway).

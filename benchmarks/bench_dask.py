@@ -49,8 +49,8 @@ from pathlib import Path
 # Benchmark the working tree's skelmo.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 _FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024))
 ARCHITECTURES = {
@@ -129,7 +129,7 @@ def baseline(model_dir: str, documents: list[str],
     import torch
 
     from skelmo import ElmoVectorizer
-    from skelmo._dask_tasks import embed_partition
+    from skelmo.dask._tasks import embed_partition
 
     torch.set_num_threads(1)
     vectorizer = ElmoVectorizer(model=model_dir, cache=False, progress=False)

@@ -34,14 +34,14 @@ from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 import skelmo
 from skelmo import BiLM, ElmoVectorizer, activation_cache
-from skelmo._state import warm_state
+from skelmo._engine import warm_state
 from skelmo.testing import make_random_model
 
 LAYERS = [0, 1, 2, "mix"]

@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 import skelmo
 from skelmo import ElmoVectorizer
 from skelmo.testing import make_random_model
@@ -78,7 +77,7 @@ def main() -> None:
                 with context.Pool(1) as pool:
                     out_mb, growth, cache_mb, seconds = pool.apply(
                         measure, (model, n, cache, args.batch_size))
-                print(f"{n:>10,} {str(cache):>6} {out_mb:>10.0f} {growth:>15.0f} "
+                print(f"{n:>10,} {cache!s:>6} {out_mb:>10.0f} {growth:>15.0f} "
                       f"{cache_mb:>9.0f} {seconds:>8.1f}", flush=True)
 
 

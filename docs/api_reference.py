@@ -4,19 +4,13 @@ Each section documents public objects of one module, one name per line. To
 document a new object, add its name to its section; to document a new
 module, add a section.
 
-A name ending in ``?`` may not exist yet (an object being added): it is
-documented when it exists and skipped otherwise.
-
 ``objects=None`` documents every name in the module's ``__all__``. A dotted
 name (``"skelmo.train"``) documents an object under another module's name,
 for an object that a module re-exports.
 
-``optional=True`` marks a module that may not exist yet: when it cannot be
-imported the section is left out of the build, and any listed name that the
-module does not define is skipped. For the other sections a missing module
-or name fails the build, and so does a name in the ``__all__`` of a
-documented module that no section lists, so the reference never silently
-falls behind the code.
+A missing module or name fails the build, and so does a name in the
+``__all__`` of a documented module that no section lists, so the reference
+never silently falls behind the code.
 
 ``conf.py`` renders ``api/index.rst`` from this list at every build.
 """
@@ -84,7 +78,7 @@ API_REFERENCE: list[dict] = [
             "lookup",
             "cache_dir",
             "model_directory",
-            "BUNDLED_MODEL?",
+            "BUNDLED_MODEL",
             "RegisteredModel",
             "ModelDownloadError",
             "ModelIntegrityError",
@@ -94,7 +88,6 @@ API_REFERENCE: list[dict] = [
         "title": "Datasets",
         "module": "skelmo.datasets",
         "description": "Small public data sets for examples and tests.",
-        "optional": True,
         "objects": [
             "fetch_movie_reviews",
             "fetch_brown_pos",
@@ -104,27 +97,20 @@ API_REFERENCE: list[dict] = [
             "UNIVERSAL_TAGS",
             "universal_tag",
             "simplify_tag",
+            "fetch_package",
+            "PackageSource",
         ],
-    },
-    {
-        "title": "Corpora",
-        "module": "skelmo.corpus",
-        "description": "Building an English training corpus for a biLM from openly licensed text.",
-        "optional": True,
-        "objects": None,
     },
     {
         "title": "Dask",
         "module": "skelmo.dask",
         "description": "Embedding Dask collections of documents on a Dask cluster.",
-        "optional": True,
         "objects": None,
     },
     {
         "title": "Training",
         "module": "skelmo.training",
         "description": "Pretraining a biLM of your own and exporting it in the published format.",
-        "optional": True,
         "objects": [
             "skelmo.train",
             "evaluate_perplexity",

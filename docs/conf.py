@@ -146,33 +146,25 @@ def _render_api_reference(app, config) -> None:
         "",
     ]
     for section in API_REFERENCE:
-        name, optional = section["module"], section.get("optional", False)
+        name = section["module"]
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
-            if optional:
-                logger.info(f"[skelmo docs] {name} is not importable ({exc}); "
-                            f"its API section is left out.")
-            else:
-                logger.warning(f"[skelmo docs] cannot import {name}: {exc}")
+            logger.warning(f"[skelmo docs] cannot import {name}: {exc}")
             continue
         entries = section["objects"]
         if entries is None:
             entries = list(getattr(module, "__all__", []))
         present = []
         for entry in entries:
-            # "name?" may not exist yet; a dotted entry ("skelmo.train") names an
-            # object of another module.
-            may_be_missing = optional or entry.endswith("?")
-            entry = entry.rstrip("?")
+            # A dotted entry ("skelmo.train") names an object of another module.
             fullname = entry if "." in entry else f"{name}.{entry}"
             owner_name, _, attr = fullname.rpartition(".")
             try:
                 value = getattr(importlib.import_module(owner_name), attr)
             except (ImportError, AttributeError):
-                level = logger.info if may_be_missing else logger.warning
-                level(f"[skelmo docs] {fullname}, listed in docs/api_reference.py, does not "
-                      "exist" + ("; left out." if may_be_missing else "."))
+                logger.warning(f"[skelmo docs] {fullname}, listed in docs/api_reference.py, "
+                               "does not exist.")
                 continue
             present.append(entry)
             documented[fullname] = value

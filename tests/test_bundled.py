@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from skelmo import ElmoTokenVectorizer, ElmoVectorizer, models, read_model
-from skelmo._model_spec import resolve_model
+from skelmo.models import resolve_model
 from skelmo.training import default_options
 
 BUNDLED = Path(models.lookup(models.BUNDLED_MODEL).directory)

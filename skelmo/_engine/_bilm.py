@@ -1,0 +1,756 @@
+"""The ELMo biLM in PyTorch: character encoder and bidirectional LSTM stack.
+
+Weights arrive from :mod:`skelmo._format` in TensorFlow orientation; the
+constructors below convert them for PyTorch (the character encoder through
+:mod:`skelmo._engine._layout`, which the trainer shares) and ``to_weights``
+undoes it, so a model round-trips exactly.
+
+The LSTM is written for inference speed on the CPU: the input half of every
+gate product runs over a whole chunk of time steps as one matrix product,
+only the recurrent half runs step by step (as a batched product over column
+blocks of the weights), finished sentences drop out of the batch (rows are
+sorted by length), and buffers are allocated once per call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .._format import (
+    BOS_IDS,
+    EOS_IDS,
+    MAX_CHARACTERS,
+    ElmoOptions,
+    ElmoWeights,
+    LstmCellWeights,
+    read_model,
+)
+from ._device import resolve_device
+from ._layout import conv_from_torch, conv_to_torch, highway_from_torch, highway_to_torch
+
+__all__ = [
+    "FORGET_BIAS",
+    "MIN_ROWS",
+    "BiLM",
+    "BiLMOutput",
+    "CharacterEncoder",
+    "LstmStack",
+    "LstmState",
+    "highway_and_projection",
+]
+
+# Time steps whose input products are computed together. Bounds the memory of
+# the precomputed gate inputs to chunk x batch x 4 x cell floats per direction.
+_TIME_CHUNK = 16
+
+# Matrix products run on at least this many rows. BLAS kernels pick another
+# summation order for very small products, which would make a sentence's
+# vectors depend on how many sentences share its batch; padding small products
+# to MIN_ROWS rows keeps every row's result independent of the others.
+MIN_ROWS = 16
+
+# Width of the column blocks of the recurrent weights, multiplied as one
+# batched product. With a few dozen rows, MKL runs 16 blocks of 512 x 1024
+# markedly faster than one 512 x 16384 matrix (measured once, the product alone,
+# on 2 cores at 64 rows: 52 -> 89 GFLOP/s).
+_GATE_BLOCK = 1024
+
+# Distinct tokens run through the character encoder together; bounds the
+# memory of its convolutions.
+_ENCODER_CHUNK = 512
+
+
+def _param(array: np.ndarray) -> nn.Parameter:
+    return nn.Parameter(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)),
+                        requires_grad=False)
+
+
+def _array(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
+
+
+def highway_and_projection(
+    pooled: torch.Tensor,
+    activation: str,
+    highway_weights: Sequence[torch.Tensor],
+    highway_biases: Sequence[torch.Tensor],
+    proj_weight: torch.Tensor | None,
+    proj_bias: torch.Tensor | None,
+) -> torch.Tensor:
+    """From the max-pooled convolutions to the token vectors.
+
+    The activation, then each highway layer (weights as ``[transform, carry]``
+    columns, see :func:`~skelmo._engine._layout.highway_to_torch`), then the
+    projection when there is one. Shared by the engine and the trainer, so
+    both compute one function.
+    """
+    x = torch.relu(pooled) if activation == "relu" else torch.tanh(pooled)
+    for weight, bias in zip(highway_weights, highway_biases):
+        transform, carry = torch.addmm(bias, x, weight).chunk(2, dim=-1)
+        carry = torch.sigmoid(carry)
+        x = carry * torch.relu(transform) + (1.0 - carry) * x
+    if proj_weight is not None:
+        x = torch.addmm(proj_bias, x, proj_weight)
+    return x
+
+
+class CharacterEncoder(nn.Module):
+    """Character CNN, highway layers and projection: character ids -> token vectors.
+
+    Parameters
+    ----------
+    options : ElmoOptions
+        Architecture of the model.
+    weights : ElmoWeights
+        Trained weights, TensorFlow orientation.
+    """
+
+    def __init__(self, options: ElmoOptions, weights: ElmoWeights):
+        super().__init__()
+        self.activation = options.activation
+        # Character id 0 is "no token": a zero row ahead of the 261 trained rows.
+        embed = np.zeros((weights.char_embed.shape[0] + 1, options.char_dim), np.float32)
+        embed[1:] = weights.char_embed
+        self.char_embed = _param(embed)
+        # TF conv2d kernels are (1, width, in, out); conv1d wants (out, in, width).
+        self.conv_weights = nn.ParameterList(
+            [_param(conv_to_torch(kernel)) for kernel, _ in weights.conv]
+        )
+        self.conv_biases = nn.ParameterList([_param(bias) for _, bias in weights.conv])
+        # One product per highway layer: the transform half, then the carry half
+        # (see highway_and_projection).
+        fused = [highway_to_torch(layer) for layer in weights.highway]
+        self.highway_weights = nn.ParameterList([_param(w) for w, _ in fused])
+        self.highway_biases = nn.ParameterList([_param(b) for _, b in fused])
+        if weights.projection is not None:
+            self.proj_weight: nn.Parameter | None = _param(weights.projection[0])
+            self.proj_bias: nn.Parameter | None = _param(weights.projection[1])
+        else:
+            self.proj_weight = self.proj_bias = None
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """Encode tokens.
+
+        Parameters
+        ----------
+        char_ids : LongTensor of shape (n_tokens, 50)
+
+        Returns
+        -------
+        Tensor of shape (n_tokens, projection_dim)
+        """
+        # (n, chars, dim) -> (n, dim, chars) for conv1d.
+        chars = F.embedding(char_ids, self.char_embed).transpose(1, 2)
+        pooled = []
+        for weight, bias in zip(self.conv_weights, self.conv_biases):
+            conv = F.conv1d(chars, weight, bias)
+            pooled.append(conv.amax(dim=-1))
+        return highway_and_projection(torch.cat(pooled, dim=-1), self.activation,
+                                      self.highway_weights, self.highway_biases,
+                                      self.proj_weight, self.proj_bias)
+
+    def to_weights(self) -> tuple[np.ndarray, list, list, tuple | None]:
+        """Return the weights in TensorFlow orientation (inverse of the constructor)."""
+        conv = [(conv_from_torch(_array(w)), _array(b))
+                for w, b in zip(self.conv_weights, self.conv_biases)]
+        highway = [highway_from_torch(_array(w), _array(b))
+                   for w, b in zip(self.highway_weights, self.highway_biases)]
+        projection = None
+        if self.proj_weight is not None:
+            projection = (_array(self.proj_weight), _array(self.proj_bias))
+        return _array(self.char_embed)[1:], conv, highway, projection
+
+
+@dataclass
+class LstmState:
+    """Recurrent state of the LSTM stack, one row per sentence.
+
+    Attributes
+    ----------
+    h : Tensor of shape (2, n_layers, n_rows, projection_dim)
+        Projected outputs, forward direction first.
+    c : Tensor of shape (2, n_layers, n_rows, cell_dim)
+        Memory cells.
+    """
+
+    h: torch.Tensor
+    c: torch.Tensor
+
+    @property
+    def n_rows(self) -> int:
+        """Number of sentences the state is held for."""
+        return self.h.shape[2]
+
+    def rows(self, index: torch.Tensor | slice) -> LstmState:
+        """Return the state of the given rows."""
+        return LstmState(self.h[:, :, index], self.c[:, :, index])
+
+    def expand(self, n_rows: int) -> LstmState:
+        """Repeat a one-row state for ``n_rows`` sentences."""
+        return LstmState(self.h.expand(-1, -1, n_rows, -1), self.c.expand(-1, -1, n_rows, -1))
+
+
+# TF's LSTMCell splits the gate product as (input, candidate, forget, output).
+# We store the gates as (input, forget, output, candidate) so that one sigmoid
+# covers the first three quarters and one tanh the last.
+def _tf_to_ifoj(array: np.ndarray) -> np.ndarray:
+    i, j, f, o = np.split(array, 4, axis=-1)
+    return np.concatenate([i, f, o, j], axis=-1)
+
+
+def _ifoj_to_tf(array: np.ndarray) -> np.ndarray:
+    i, f, o, j = np.split(array, 4, axis=-1)
+    return np.concatenate([i, j, f, o], axis=-1)
+
+
+FORGET_BIAS = 1.0  # TF's LSTMCell adds 1 to the forget gate at run time.
+
+
+class LstmStack(nn.Module):
+    """Both directions of the ELMo LSTM stack.
+
+    Each layer is TensorFlow's ``LSTMCell`` with a projection, cell clipping and
+    projection clipping; layers after the first add their input to their
+    output when the model uses skip connections (the recurrent state itself
+    never includes that residual).
+
+    Parameters
+    ----------
+    options : ElmoOptions
+    weights : ElmoWeights
+    """
+
+    def __init__(self, options: ElmoOptions, weights: ElmoWeights):
+        super().__init__()
+        self.n_layers = options.n_layers
+        self.cell_dim = options.cell_dim
+        self.projection_dim = options.projection_dim
+        self.cell_clip = options.cell_clip
+        self.proj_clip = options.proj_clip
+        self.use_skip_connections = options.use_skip_connections
+        # Per-thread scratch memory reused from call to call: fresh large
+        # allocations cost page faults that took as long as the copies into them.
+        self._scratch = threading.local()
+        proj, cell = options.projection_dim, options.cell_dim
+        forget = np.zeros(4 * cell, np.float32)
+        forget[cell : 2 * cell] = FORGET_BIAS
+        w_input, w_hidden, biases, w_proj = [], [], [], []
+        for direction in range(2):
+            for layer in range(self.n_layers):
+                cw: LstmCellWeights = weights.lstm[direction][layer]
+                kernel = _tf_to_ifoj(cw.kernel)
+                w_input.append(_param(_to_blocks(kernel[:proj])))
+                w_hidden.append(_param(_to_blocks(kernel[proj:])))
+                biases.append(_param(_tf_to_ifoj(cw.bias)))
+                w_proj.append(_param(cw.projection))
+        # Flat lists indexed by direction * n_layers + layer.
+        self.w_input = nn.ParameterList(w_input)
+        # Input and recurrent weights as contiguous column blocks
+        # (n_blocks, proj, width), multiplied as batched products (see _GATE_BLOCK).
+        self.w_hidden = nn.ParameterList(w_hidden)
+        self.biases = nn.ParameterList(biases)
+        self.w_proj = nn.ParameterList(w_proj)
+        # The biases the recurrence uses, with the forget bias folded in. Kept
+        # apart from the trained biases so that ``to_weights`` returns those
+        # exactly ((b + 1) - 1 is not always b in float32).
+        for k, bias in enumerate(biases):
+            gate_bias = bias.detach() + torch.from_numpy(forget)
+            n_blocks, _, width = self.w_hidden[k].shape
+            self.register_buffer(f"gate_bias_{k}", gate_bias.view(n_blocks, 1, width),
+                                 persistent=False)
+
+    def to_weights(self) -> list[list[LstmCellWeights]]:
+        """Return the weights in TensorFlow orientation (inverse of the constructor)."""
+        result = []
+        for direction in range(2):
+            layers = []
+            for layer in range(self.n_layers):
+                k = direction * self.n_layers + layer
+                kernel = np.concatenate([_from_blocks(_array(self.w_input[k])),
+                                         _from_blocks(_array(self.w_hidden[k]))])
+                layers.append(LstmCellWeights(kernel=_ifoj_to_tf(kernel),
+                                              bias=_ifoj_to_tf(_array(self.biases[k])),
+                                              projection=_array(self.w_proj[k])))
+            result.append(layers)
+        return result
+
+    def zero_state(self, n_rows: int, device: torch.device | None = None) -> LstmState:
+        """All-zero state for ``n_rows`` sentences."""
+        device = device or self.biases[0].device
+        return LstmState(
+            torch.zeros(2, self.n_layers, n_rows, self.projection_dim, device=device),
+            torch.zeros(2, self.n_layers, n_rows, self.cell_dim, device=device),
+        )
+
+    def forward(
+        self, inputs: torch.Tensor, lengths: torch.Tensor, state: LstmState,
+        last_steps: bool = True, same_start: bool = False,
+    ) -> tuple[torch.Tensor, LstmState | None]:
+        """Run both directions of every layer.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape (T, B, projection_dim)
+            Time-major token vectors; rows must be sorted by decreasing length.
+        lengths : LongTensor of shape (B,)
+            Sentence lengths, decreasing.
+        state : LstmState
+            Initial state with B rows.
+        last_steps : bool, default=True
+            Run each direction's last step. Without it the forward outputs at
+            each row's last position and the backward outputs at its first
+            position are left out (zero), and so is the final state: what a
+            caller that drops the ``</S>`` and ``<S>`` positions and starts
+            every sentence afresh never uses.
+        same_start : bool, default=False
+            Every row starts from the same state with the same first input
+            in each direction (``<S>`` forward, ``</S>`` backward), so each
+            layer's first step is computed once for all rows.
+
+        Returns
+        -------
+        outputs : Tensor of shape (n_layers, T, B, 2 * projection_dim)
+            Per layer, forward and backward outputs side by side; zero past
+            each sentence's end.
+        final_state : LstmState or None
+            The state each row reached after its last token (forward) and
+            after its first token (backward); None without ``last_steps``.
+        """
+        steps, batch, proj = inputs.shape
+        padded = max(batch, MIN_ROWS)
+        if padded > batch:
+            # Rows of length 0 fill the batch up to MIN_ROWS (see its comment).
+            inputs = torch.cat([inputs, inputs.new_zeros(steps, padded - batch, proj)], dim=1)
+            lengths = torch.cat([lengths, lengths.new_zeros(padded - batch)])
+            state = LstmState(
+                torch.cat([state.h, state.h.new_zeros(2, self.n_layers, padded - batch, proj)], 2),
+                torch.cat([state.c, state.c.new_zeros(2, self.n_layers, padded - batch,
+                                                       self.cell_dim)], 2),
+            )
+        run_lengths = lengths if last_steps else (lengths - 1).clamp(min=0)
+        lengths_list = [int(n) for n in run_lengths.tolist()]
+        # Rows still running before each step (rows are sorted by length).
+        active = [sum(1 for n in lengths_list if n > t) for t in range(steps + 1)]
+        # The backward direction reads each sentence reversed within its length.
+        reverse_index = _reverse_index(lengths, steps)
+        outputs = inputs.new_zeros(self.n_layers, steps, padded, 2 * proj)
+        final_h = state.h.clone()
+        final_c = state.c.clone()
+        for direction in range(2):
+            layer_input = inputs if direction == 0 else _gather_time(inputs, reverse_index)
+            for layer in range(self.n_layers):
+                k = direction * self.n_layers + layer
+                out = self._run_layer(k, layer_input, active,
+                                      final_h[direction, layer], final_c[direction, layer],
+                                      same_start)
+                if layer > 0 and self.use_skip_connections:
+                    out += layer_input
+                stored = out if direction == 0 else _gather_time(out, reverse_index)
+                outputs[layer, :, :, direction * proj : (direction + 1) * proj] = stored
+                layer_input = out
+        final = LstmState(final_h[:, :, :batch], final_c[:, :, :batch]) if last_steps else None
+        return outputs[:, :, :batch], final
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state.pop("_scratch", None)  # thread-local scratch memory is not copied
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._scratch = threading.local()
+
+    def _scratch_tensor(self, name: str, numel: int, like: torch.Tensor) -> torch.Tensor:
+        """A 1-d scratch tensor of ``numel`` elements, reused by this thread."""
+        key = (name, like.device, like.dtype)
+        pool = self._scratch.__dict__.setdefault("tensors", {})
+        tensor = pool.get(key)
+        if tensor is None or tensor.numel() < numel:
+            tensor = like.new_empty(numel)
+            pool[key] = tensor
+        return tensor[:numel]
+
+    def _run_layer(
+        self,
+        k: int,
+        inputs: torch.Tensor,
+        active: list[int],
+        final_h: torch.Tensor,
+        final_c: torch.Tensor,
+        same_start: bool = False,
+    ) -> torch.Tensor:
+        """One layer, one direction.
+
+        ``final_h`` and ``final_c`` hold the initial state on entry and each
+        row's state after its last step on return. ``same_start`` promises
+        that every row has the same initial state and the same first input,
+        so the first step is computed once (on MIN_ROWS rows) for all.
+        """
+        steps, batch, proj = inputs.shape
+        cell = self.cell_dim
+        w_input, w_blocks = self.w_input[k], self.w_hidden[k]
+        bias, w_proj = getattr(self, f"gate_bias_{k}"), self.w_proj[k]
+        n_blocks, _, width = w_blocks.shape
+        per_gate = n_blocks // 4
+        h = final_h.clone()
+        c = final_c.clone()
+        out = inputs.new_zeros(steps, batch, proj)
+        # Gates in block-major layout (n_blocks, rows, width): blocks
+        # [0, per_gate) are the input gate, then forget, output, candidate.
+        gate_buffer = self._scratch_tensor("gates", n_blocks * batch * width, inputs)
+        m = inputs.new_empty(batch, cell)
+        for start in range(0, steps, _TIME_CHUNK):
+            stop = min(start + _TIME_CHUNK, steps)
+            if active[start] == 0:
+                break
+            # The input half of the gates for a whole chunk of steps, for the
+            # rows still running at its start (at least MIN_ROWS of them).
+            running = min(batch, max(active[start], MIN_ROWS))
+            chunk = inputs[start:stop, :running].reshape(-1, proj)
+            x_gates = self._scratch_tensor("x_gates", n_blocks * chunk.shape[0] * width,
+                                           inputs).view(n_blocks, chunk.shape[0], width)
+            torch.baddbmm(bias, chunk.expand(n_blocks, *chunk.shape), w_input, out=x_gates)
+            x_gates = x_gates.view(n_blocks, stop - start, running, width)
+            for t in range(start, stop):
+                n = active[t]
+                if n == 0:
+                    break
+                # Finished rows keep being computed up to MIN_ROWS; their
+                # results are discarded (their final state was saved).
+                rows = max(n, MIN_ROWS)
+                if t == 0 and same_start:
+                    rows = MIN_ROWS  # every row computes the same first step
+                g = gate_buffer[: n_blocks * rows * width].view(n_blocks, rows, width)
+                torch.baddbmm(x_gates[:, t - start, :rows],
+                              h[:rows].expand(n_blocks, rows, proj), w_blocks, out=g)
+                g[: 3 * per_gate].sigmoid_()
+                g[3 * per_gate :].tanh_()
+                i, f, o, j = g.split(per_gate)
+                # The cell state in the same block-major order, as a view.
+                c_n = c[:rows].view(rows, per_gate, width).transpose(0, 1)
+                c_n.mul_(f).addcmul_(i, j)
+                if self.cell_clip is not None:
+                    c_n.clamp_(-self.cell_clip, self.cell_clip)
+                m_n = m[:rows].view(rows, per_gate, width).transpose(0, 1)
+                torch.tanh(c_n, out=m_n).mul_(o)
+                h_n = h[:rows]
+                torch.mm(m[:rows], w_proj, out=h_n)
+                if self.proj_clip is not None:
+                    h_n.clamp_(-self.proj_clip, self.proj_clip)
+                if t == 0 and same_start:
+                    h[:n] = h[0]
+                    c[:n] = c[0]
+                out[t, :n] = h[:n]
+                done = active[t + 1]
+                if done < n:
+                    final_h[done:n] = h[done:n]
+                    final_c[done:n] = c[done:n]
+        return out
+
+
+def _to_blocks(matrix: np.ndarray) -> np.ndarray:
+    """(rows, 4 * cell) -> contiguous column blocks (n_blocks, rows, width).
+
+    Blocks never straddle two gates: ``width`` divides ``cell``.
+    """
+    rows, columns = matrix.shape
+    cell = columns // 4
+    width = _GATE_BLOCK if cell % _GATE_BLOCK == 0 else cell
+    return np.ascontiguousarray(matrix.reshape(rows, columns // width, width).transpose(1, 0, 2))
+
+
+def _from_blocks(blocks: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_to_blocks`."""
+    n_blocks, rows, width = blocks.shape
+    return blocks.transpose(1, 0, 2).reshape(rows, n_blocks * width)
+
+
+def _reverse_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """Index (T, B) that reverses every row within its length (padding stays put)."""
+    t = torch.arange(steps, device=lengths.device).unsqueeze(1)
+    n = lengths.unsqueeze(0)
+    return torch.where(t < n, n - 1 - t, t)
+
+
+def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return x.gather(0, index.unsqueeze(-1).expand_as(x))
+
+
+@dataclass
+class BiLMOutput:
+    """Activations of the biLM for a batch of sentences.
+
+    Attributes
+    ----------
+    layers : Tensor of shape (n_layers + 1, batch, time, 2 * projection_dim)
+        Layer 0 is the token representation repeated for both directions;
+        layer k >= 1 is LSTM layer k, forward and backward side by side.
+        Zero at padded positions.
+    mask : BoolTensor of shape (batch, time)
+        True at real tokens.
+    state : LstmState or None
+        The state each sentence reached; pass it as the next batch's
+        ``state`` to run statefully. None when not asked for (see
+        :meth:`BiLM.contextualize`).
+    """
+
+    layers: torch.Tensor
+    mask: torch.Tensor
+    state: LstmState | None
+
+
+class BiLM(nn.Module):
+    """The ELMo bidirectional language model.
+
+    Build it from files with :meth:`from_files`, or from arrays with
+    :meth:`from_weights`. Inference only: the module holds no gradients and
+    applies no dropout.
+
+    Parameters
+    ----------
+    options : ElmoOptions
+        Architecture.
+    weights : ElmoWeights
+        Trained weights, TensorFlow orientation.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skelmo import BiLM, batch_to_ids
+    >>> from skelmo.testing import make_random_model
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     options_file, weight_file = make_random_model(tmp, seed=0)
+    ...     bilm = BiLM.from_files(options_file, weight_file)
+    >>> out = bilm(batch_to_ids([["The", "cat", "sat"], ["Hi"]]))
+    >>> tuple(out.layers.shape)
+    (3, 2, 3, 32)
+    >>> out.mask.tolist()
+    [[True, True, True], [True, False, False]]
+    """
+
+    def __init__(self, options: ElmoOptions, weights: ElmoWeights):
+        super().__init__()
+        self.options = options
+        self.char_encoder = CharacterEncoder(options, weights)
+        self.lstm = LstmStack(options, weights)
+        self.eval()
+
+    @classmethod
+    def from_files(
+        cls,
+        options_file: str | os.PathLike[str],
+        weight_file: str | os.PathLike[str],
+        *,
+        device: str | torch.device = "auto",
+    ) -> BiLM:
+        """Load a model from ``options.json`` and its weights HDF5 file.
+
+        Parameters
+        ----------
+        options_file, weight_file : str or path-like
+        device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
+            Where the model runs; ``"auto"`` picks CUDA when available.
+
+        Returns
+        -------
+        BiLM
+        """
+        resolved = resolve_device(device)
+        options, weights = read_model(options_file, weight_file)
+        return cls(options, weights).to(resolved)
+
+    @classmethod
+    def from_weights(cls, options: ElmoOptions, weights: ElmoWeights) -> BiLM:
+        """Build a model from options and TensorFlow-oriented arrays."""
+        return cls(options, weights)
+
+    def to_weights(self) -> ElmoWeights:
+        """Return the weights in TensorFlow orientation, ready for ``write_model``."""
+        char_embed, conv, highway, projection = self.char_encoder.to_weights()
+        return ElmoWeights(char_embed, conv, highway, projection, self.lstm.to_weights())
+
+    @property
+    def n_layers(self) -> int:
+        """Number of output layers: the token layer plus one per LSTM layer."""
+        return self.options.n_layers + 1
+
+    @property
+    def output_dim(self) -> int:
+        """Width of every output layer."""
+        return self.options.output_dim
+
+    @property
+    def device(self) -> torch.device:
+        """Device holding the weights."""
+        return self.lstm.biases[0].device
+
+    def zero_state(self, n_rows: int) -> LstmState:
+        """An all-zero recurrent state for ``n_rows`` sentences."""
+        return self.lstm.zero_state(n_rows, self.device)
+
+    @torch.inference_mode()
+    def encode_distinct(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """Token representations of distinct tokens, one row each.
+
+        Rows run through the character encoder in chunks of at least
+        MIN_ROWS, so a token's vector never depends on the other rows.
+
+        Parameters
+        ----------
+        char_ids : LongTensor of shape (n_tokens, 50)
+
+        Returns
+        -------
+        Tensor of shape (n_tokens, projection_dim)
+        """
+        char_ids = char_ids.to(self.device)
+        n = char_ids.shape[0]
+        remainder = n % _ENCODER_CHUNK
+        if 0 < remainder < MIN_ROWS or n == 0:
+            char_ids = torch.cat([char_ids,
+                                  char_ids.new_zeros(MIN_ROWS - remainder, MAX_CHARACTERS)])
+        encoded = torch.cat([self.char_encoder(part) for part in char_ids.split(_ENCODER_CHUNK)])
+        return encoded[:n]
+
+    @torch.inference_mode()
+    def encode_tokens(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """Token representations (layer 0, one direction) of character ids.
+
+        Each distinct token is encoded once however often it occurs.
+
+        Parameters
+        ----------
+        char_ids : LongTensor of shape (..., 50)
+
+        Returns
+        -------
+        Tensor of shape (..., projection_dim)
+        """
+        flat = char_ids.reshape(-1, MAX_CHARACTERS).to(self.device)
+        unique, inverse = torch.unique(flat, dim=0, return_inverse=True)
+        encoded = self.encode_distinct(unique)[inverse]
+        # Rows of all-zero ids are padding, not tokens.
+        encoded = encoded * (flat[:, 0] > 0).unsqueeze(-1)
+        return encoded.view(*char_ids.shape[:-1], -1)
+
+    @torch.inference_mode()
+    def forward(
+        self,
+        char_ids: torch.Tensor,
+        state: LstmState | None = None,
+        keep_boundaries: bool = False,
+    ) -> BiLMOutput:
+        """Compute every layer for a batch of sentences.
+
+        Parameters
+        ----------
+        char_ids : LongTensor of shape (batch, time, 50)
+            From :func:`skelmo.batch_to_ids`; sentence boundaries are added here.
+        state : LstmState, optional
+            Initial state with one row per sentence (or one row for all).
+            Default: zeros.
+        keep_boundaries : bool, default=False
+            Keep the ``<S>`` and ``</S>`` positions in the outputs.
+
+        Returns
+        -------
+        BiLMOutput
+        """
+        char_ids = char_ids.to(self.device)
+        lengths = (char_ids[..., 0] > 0).sum(dim=1)
+        tokens = self.encode_tokens(_add_boundaries(char_ids, lengths))
+        return self.contextualize(tokens, lengths + 2, state, keep_boundaries)
+
+    @torch.inference_mode()
+    def contextualize(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        state: LstmState | None = None,
+        keep_boundaries: bool = False,
+        final_state: bool = True,
+    ) -> BiLMOutput:
+        """Run the LSTM stack over token representations.
+
+        Parameters
+        ----------
+        tokens : Tensor of shape (batch, time, projection_dim)
+            Token representations with the ``<S>`` and ``</S>`` positions
+            included, zero past each sentence's end.
+        lengths : LongTensor of shape (batch,)
+            Lengths, boundaries included.
+        state : LstmState, optional
+            Initial state with one row per sentence (or one row for all).
+        keep_boundaries : bool, default=False
+        final_state : bool, default=True
+            Compute the final state. Without it and without
+            ``keep_boundaries``, each direction skips the step whose output
+            is dropped (the forward one at ``</S>``, the backward one at
+            ``<S>``): the same vectors for less work, and ``state`` is None.
+
+        Returns
+        -------
+        BiLMOutput
+        """
+        tokens = tokens.to(self.device)
+        lengths = lengths.to(self.device)
+        batch = tokens.shape[0]
+        # One initial state for every sentence (zeros, or one row broadcast)
+        # and the boundary tokens first in each direction: the first step is
+        # the same for all.
+        same_start = state is None or state.n_rows == 1
+        if state is None:
+            state = self.zero_state(batch)
+        elif state.n_rows == 1 and batch != 1:
+            state = state.expand(batch)
+        # Sort by decreasing length for the shrinking-batch recurrence.
+        order = torch.argsort(lengths, descending=True, stable=True)
+        restore = torch.empty_like(order)
+        restore[order] = torch.arange(batch, device=order.device)
+        sorted_tokens = tokens[order]
+        lstm_out, final = self.lstm(
+            sorted_tokens.transpose(0, 1).contiguous(), lengths[order],
+            state.rows(order.to(state.h.device)), last_steps=final_state or keep_boundaries,
+            same_start=same_start,
+        )
+        layers = torch.cat([sorted_tokens.repeat(1, 1, 2).unsqueeze(0),
+                            lstm_out.transpose(1, 2)], dim=0)[:, restore]
+        mask = _length_mask(lengths, layers.shape[2])
+        if not keep_boundaries:
+            layers, mask = _strip_boundaries(layers, mask, lengths)
+        return BiLMOutput(layers=layers, mask=mask,
+                          state=final.rows(restore) if final is not None else None)
+
+
+def _length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    return torch.arange(steps, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def _add_boundaries(char_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Put ``<S>`` before and ``</S>`` after every sentence."""
+    batch, steps, _ = char_ids.shape
+    out = char_ids.new_zeros(batch, steps + 2, MAX_CHARACTERS)
+    out[:, 1:-1] = char_ids
+    rows = torch.arange(batch, device=char_ids.device)
+    out[:, 0] = torch.from_numpy(BOS_IDS).to(char_ids.device)
+    out[rows, lengths + 1] = torch.from_numpy(EOS_IDS).to(char_ids.device)
+    return out
+
+
+def _strip_boundaries(
+    layers: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the ``<S>`` and ``</S>`` positions (lengths include them)."""
+    inner = layers[:, :, 1:-1].clone()
+    inner_mask = _length_mask(lengths - 2, inner.shape[2])
+    inner *= inner_mask.unsqueeze(0).unsqueeze(-1)
+    return inner, inner_mask

@@ -1,0 +1,385 @@
+"""scikit-learn transformers that turn text into ELMo vectors."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Hashable, Iterator
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
+
+from .._engine import BiLM
+from ._base import ElmoEstimatorBase
+from ._mix import POOLINGS, check_layer, combine_layers, output_width
+
+__all__ = ["ElmoTokenVectorizer", "ElmoVectorizer"]
+
+_OUTPUTS = ("padded", "ragged", "flat")
+# Bytes of pooled layers combined together (bounds transform's memory beyond
+# its output).
+_POOLED_CHUNK_BYTES = 8 << 20
+
+
+class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, ElmoEstimatorBase):
+    """Embed documents as ELMo vectors: one pooled vector per document.
+
+    Each document is tokenized, run through a biLM, and its token vectors
+    are pooled (mean over real tokens by default) after choosing or mixing
+    the model's layers.
+
+    Parameters
+    ----------
+    model : str, path-like or (str, str), default=None
+        None uses the small English model that ships with skelmo
+        (``"skelmo-en-small"``, see the model card); the published
+        ``"original"`` model is the choice for accuracy. Otherwise a
+        registered name (:func:`skelmo.models.available_models`, downloaded on
+        first use), a directory holding ``options.json`` and one weights
+        ``.hdf5`` file, or an ``(options_file, weight_file)`` pair. The model
+        is loaded once per process and device and shared by every estimator.
+    layer : int, "mix" or "all", default="mix"
+        ``0`` is the character-based token layer, ``1..n`` the LSTM layers;
+        ``"mix"`` is the scalar mix ``gamma * sum_k softmax(mix_weights)_k *
+        layer_k``; ``"all"`` concatenates every layer.
+    mix_weights : array-like of shape (n_layers,), default=None
+        Pre-softmax weights of the mix; None means equal weights.
+    gamma : float, default=1.0
+        Scale of the mix.
+    learn_mix : bool, default=False
+        If True, :meth:`fit` learns the mix weights and gamma with a linear
+        probe on ``y`` (logistic loss for class labels, squared loss for a
+        continuous target), exposed as ``mix_weights_`` and ``gamma_``.
+    pooling : {"mean", "max"}, default="mean"
+        Pooling over a document's real tokens (never padding or the
+        sentence-boundary tokens). An empty document gives a zero vector.
+    tokenizer : callable, default=None
+        ``str -> list of str``; None means :func:`skelmo.tokenize`, which
+        splits off punctuation and English clitics as ELMo's training text was. Documents given
+        as lists of tokens are used as they are.
+    batch_size : int, default=64
+        Documents per forward pass; memory grows with it, not with the input.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    state : {"warm", "zero", "stateful"}, default="warm"
+        LSTM initial-state policy. Under ``"warm"`` and ``"zero"`` a
+        document's vector never depends on the other documents.
+    progress : {"auto", True, False}, default="auto"
+        Progress bar (tqdm); ``"auto"`` shows one for 1,000 documents or more
+        when writing to a terminal.
+    cache : bool, default=True
+        Reuse activations of documents already embedded in this process
+        (see ``skelmo.activation_cache``).
+    random_state : int, default=None
+        Seed of the probe used by ``learn_mix``.
+
+    Attributes
+    ----------
+    mix_weights_ : ndarray of shape (n_layers,)
+        Pre-softmax mix weights in use (learned when ``learn_mix=True``).
+    gamma_ : float
+        Mix scale in use.
+    n_layers_ : int
+        Number of layers of the model, the token layer included.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skelmo import ElmoVectorizer
+    >>> from skelmo.testing import make_random_model
+    >>> model_dir = tempfile.mkdtemp()
+    >>> _ = make_random_model(model_dir)
+    >>> vectorizer = ElmoVectorizer(model=model_dir)
+    >>> X = vectorizer.fit_transform(["The cat sat on the mat .", "Dogs bark ."])
+    >>> X.shape, X.dtype
+    ((2, 32), dtype('float32'))
+    """
+
+    def __init__(
+        self,
+        *,
+        model=None,
+        layer="mix",
+        mix_weights=None,
+        gamma=1.0,
+        learn_mix=False,
+        pooling="mean",
+        tokenizer=None,
+        batch_size=64,
+        device="auto",
+        state="warm",
+        progress="auto",
+        cache=True,
+        random_state=None,
+    ):
+        self.model = model
+        self.layer = layer
+        self.mix_weights = mix_weights
+        self.gamma = gamma
+        self.learn_mix = learn_mix
+        self.pooling = pooling
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.device = device
+        self.state = state
+        self.progress = progress
+        self.cache = cache
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        self._check_common()
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
+
+    def fit(self, X, y=None):
+        """Check the parameters and, with ``learn_mix=True``, learn the layer mix.
+
+        Parameters
+        ----------
+        X : iterable of str or of list of str
+            Documents (only used with ``learn_mix=True``).
+        y : array-like of shape (n_samples,), default=None
+            Target of the probe; required with ``learn_mix=True``.
+
+        Returns
+        -------
+        self
+        """
+        bilm = self._fit_mix(X, y, "learn_mix=True needs y: call fit(X, y).")
+        self._n_features_out = output_width(check_layer(self.layer, bilm.n_layers),
+                                            bilm.n_layers, bilm.output_dim)
+        return self
+
+    def _probe_features(self, bilm: BiLM, model_id: Hashable,
+                        documents: list[list[str]]) -> np.ndarray:
+        return self._per_layer(bilm, model_id, documents, self.pooling)
+
+    def transform(self, X):
+        """Embed documents.
+
+        Parameters
+        ----------
+        X : iterable of str or of list of str
+            A list, tuple, array or pandas Series of documents, or a
+            one-column DataFrame.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), float32
+        """
+        bilm, model_id, layer, mix, gamma, documents = self._prepare_transform(X)
+        if layer == "mix" and self.pooling == "max":
+            # The max of a mix is not the mix of the maxima: mix every token first.
+            out = np.zeros((len(documents), bilm.output_dim), dtype=np.float32)
+            for positions, tokens in self._token_layers(bilm, model_id, documents):
+                mixed = combine_layers(np.moveaxis(tokens, 0, 1), "mix", mix, gamma)
+                out[positions] = mixed.max(axis=0) if len(mixed) else 0.0
+            return out
+        out = np.zeros((len(documents), output_width(layer, bilm.n_layers, bilm.output_dim)),
+                       dtype=np.float32)
+        for rows, pooled in self._pooled_chunks(bilm, model_id, documents, self.pooling):
+            out[rows] = combine_layers(pooled, layer, mix, gamma)
+        return out
+
+    def _pooled_chunks(self, bilm: BiLM, model_id: Hashable, documents: list[list[str]],
+                       pooling: str) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Pooled layers ``(rows, array (len(rows), n_layers, dim))`` in bounded chunks.
+
+        Stacking many documents at once keeps the per-document overhead low;
+        the chunk size bounds the memory beyond the output.
+        """
+        chunk = max(1, _POOLED_CHUNK_BYTES // (4 * bilm.n_layers * bilm.output_dim))
+        rows: list[int] = []
+        values: list[np.ndarray] = []
+        for positions, mean, maximum in self._pooled_layers(bilm, model_id, documents):
+            value = mean if pooling == "mean" else maximum
+            rows.extend(positions)
+            values.extend([value] * len(positions))
+            if len(rows) >= chunk:
+                yield rows, np.stack(values)
+                rows, values = [], []
+        if rows:
+            yield rows, np.stack(values)
+
+    def _per_layer(self, bilm: BiLM, model_id: Hashable, documents: list[list[str]],
+                   pooling: str) -> np.ndarray:
+        """Pooled layers of every document: float32 ``(n_samples, n_layers, dim)``."""
+        features = np.zeros((len(documents), bilm.n_layers, bilm.output_dim), np.float32)
+        for rows, pooled in self._pooled_chunks(bilm, model_id, documents, pooling):
+            features[rows] = pooled
+        return features
+
+
+class ElmoTokenVectorizer(ElmoEstimatorBase):
+    """Embed documents as sequences of ELMo token vectors.
+
+    Parameters
+    ----------
+    model : str, path-like or (str, str), default=None
+        As in :class:`ElmoVectorizer`.
+    layer : int, "mix" or "all", default="mix"
+        As in :class:`ElmoVectorizer`.
+    mix_weights : array-like of shape (n_layers,), default=None
+    gamma : float, default=1.0
+    learn_mix : bool, default=False
+        If True, :meth:`fit` learns the mix with a linear probe on token
+        labels: ``y`` holds one label per token, in document order (the
+        rows of ``output="flat"``).
+    output : {"padded", "ragged", "flat"}, default="padded"
+        ``"padded"``: float32 array ``(n_samples, length, dim)`` zero-padded,
+        with ``length`` the longest document or ``max_length``;
+        ``"ragged"``: a list of ``(n_tokens_i, dim)`` arrays;
+        ``"flat"``: ``(total tokens, dim)`` rows in document order.
+        :meth:`get_lengths` gives each document's number of tokens.
+    max_length : int, default=None
+        Pad or truncate every document to this many tokens (``"padded"``
+        only; the biLM still reads the whole document).
+    tokenizer : callable, default=None
+    batch_size : int, default=64
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    state : {"warm", "zero", "stateful"}, default="warm"
+    progress : {"auto", True, False}, default="auto"
+    cache : bool, default=True
+    random_state : int, default=None
+
+    Attributes
+    ----------
+    mix_weights_ : ndarray of shape (n_layers,)
+    gamma_ : float
+    n_layers_ : int
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skelmo import ElmoTokenVectorizer
+    >>> from skelmo.testing import make_random_model
+    >>> model_dir = tempfile.mkdtemp()
+    >>> _ = make_random_model(model_dir)
+    >>> tokens = ElmoTokenVectorizer(model=model_dir, layer=2)
+    >>> docs = ["The cat sat .", "Dogs bark ."]
+    >>> tokens.fit_transform(docs).shape
+    (2, 4, 32)
+    >>> tokens.get_lengths(docs)
+    array([4, 3])
+    >>> tokens.set_params(output="flat").transform(docs).shape
+    (7, 32)
+    """
+
+    def __init__(
+        self,
+        *,
+        model=None,
+        layer="mix",
+        mix_weights=None,
+        gamma=1.0,
+        learn_mix=False,
+        output="padded",
+        max_length=None,
+        tokenizer=None,
+        batch_size=64,
+        device="auto",
+        state="warm",
+        progress="auto",
+        cache=True,
+        random_state=None,
+    ):
+        self.model = model
+        self.layer = layer
+        self.mix_weights = mix_weights
+        self.gamma = gamma
+        self.learn_mix = learn_mix
+        self.output = output
+        self.max_length = max_length
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.device = device
+        self.state = state
+        self.progress = progress
+        self.cache = cache
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        self._check_common()
+        if self.output not in _OUTPUTS:
+            raise ValueError(f"output must be one of {_OUTPUTS}, got {self.output!r}.")
+        if self.max_length is not None and (
+            not isinstance(self.max_length, numbers.Integral)
+            or isinstance(self.max_length, bool) or self.max_length < 1
+        ):
+            raise ValueError(
+                f"max_length must be None or a positive integer, got {self.max_length!r}."
+            )
+
+    def fit(self, X, y=None):
+        """Check the parameters and, with ``learn_mix=True``, learn the layer mix.
+
+        Parameters
+        ----------
+        X : iterable of str or of list of str
+        y : array-like of shape (total tokens,), default=None
+            One label per token in document order; required with
+            ``learn_mix=True``.
+
+        Returns
+        -------
+        self
+        """
+        self._fit_mix(X, y, "learn_mix=True needs y (one label per token): call fit(X, y).")
+        return self
+
+    def _probe_features(self, bilm: BiLM, model_id: Hashable,
+                        documents: list[list[str]]) -> np.ndarray:
+        """Every token's layers, documents one after another: ``(tokens, n_layers, dim)``."""
+        per_document: list[np.ndarray | None] = [None] * len(documents)
+        for positions, tokens in self._token_layers(bilm, model_id, documents):
+            for position in positions:
+                per_document[position] = tokens
+        if not documents:
+            return np.zeros((0, bilm.n_layers, bilm.output_dim), np.float32)
+        return np.concatenate([np.moveaxis(t, 0, 1) for t in per_document], axis=0)
+
+    def get_lengths(self, X) -> np.ndarray:
+        """Number of tokens of each document (before ``max_length``).
+
+        Parameters
+        ----------
+        X : iterable of str or of list of str
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), int
+        """
+        return np.array([len(tokens) for tokens in self._tokens(X)], dtype=np.int64)
+
+    def transform(self, X):
+        """Embed every token of every document.
+
+        Parameters
+        ----------
+        X : iterable of str or of list of str
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            See the ``output`` parameter.
+        """
+        bilm, model_id, layer, mix, gamma, documents = self._prepare_transform(X)
+        width = output_width(layer, bilm.n_layers, bilm.output_dim)
+        lengths = [len(tokens) for tokens in documents]
+        if self.output == "padded":
+            longest = max(lengths, default=0)
+            out = np.zeros((len(documents), self.max_length or longest, width), np.float32)
+        elif self.output == "flat":
+            out = np.zeros((sum(lengths), width), np.float32)
+            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int)
+        else:
+            ragged: list[np.ndarray | None] = [None] * len(documents)
+        for positions, tokens in self._token_layers(bilm, model_id, documents):
+            vectors = combine_layers(np.moveaxis(tokens, 0, 1), layer, mix, gamma)
+            for position in positions:
+                if self.output == "padded":
+                    n = min(len(vectors), out.shape[1])
+                    out[position, :n] = vectors[:n]
+                elif self.output == "flat":
+                    out[offsets[position] : offsets[position + 1]] = vectors
+                else:
+                    ragged[position] = vectors.copy()
+        return ragged if self.output == "ragged" else out

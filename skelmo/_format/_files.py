@@ -1,0 +1,603 @@
+"""Read, validate and write ELMo model files.
+
+A published ELMo model is two files: ``options.json`` (the architecture) and a
+weights HDF5 file whose dataset names follow the original TensorFlow code.
+This module is the only place that knows those names. It returns weights in
+their TensorFlow orientation; converting them for PyTorch is the job of
+:mod:`skelmo._engine`.
+
+Every problem with the files raises :class:`ModelFileError`, naming the file
+and the key or dataset at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .._utils import atomic_path
+from ._chars import MAX_CHARACTERS
+
+__all__ = [
+    "N_CHARACTER_ROWS",
+    "ElmoOptions",
+    "ElmoWeights",
+    "HighwayWeights",
+    "LstmCellWeights",
+    "ModelFileError",
+    "ModelFileNotFoundError",
+    "check_weights",
+    "expected_shapes",
+    "read_model",
+    "read_options",
+    "read_weights",
+    "write_model",
+]
+
+# The character vocabulary of the ELMo tokenizer: 256 bytes and 5 markers.
+N_CHARACTER_ROWS = 261
+_ACTIVATIONS = ("relu", "tanh")
+# Datasets in these groups belong to the biLM; any the options do not expect
+# means the file holds a different architecture (more layers, filters, ...).
+_MODEL_DATASET = re.compile(r"(char_embed|CNN|CNN_high_\d+|CNN_proj|RNN_\d+)(/|$)")
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, unreadable, or disagrees with its options.
+
+    Attributes
+    ----------
+    path : str
+        The file at fault.
+    key : str or None
+        The options key or HDF5 dataset at fault, when there is one.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], message: str, key: str | None = None):
+        self.path = str(path)
+        self.key = key
+        where = f"{self.path}" + (f" [{key}]" if key else "")
+        super().__init__(f"{where}: {message}")
+
+
+class ModelFileNotFoundError(ModelFileError, FileNotFoundError):
+    """A model file does not exist."""
+
+
+@dataclass(frozen=True)
+class ElmoOptions:
+    """The architecture of an ELMo biLM, as described by ``options.json``.
+
+    Parameters
+    ----------
+    char_dim : int
+        Width of the character embeddings.
+    filters : tuple of (int, int)
+        ``(width, n_channels)`` of each character convolution.
+    n_highway : int
+        Number of highway layers after the convolutions.
+    activation : {"relu", "tanh"}
+        Non-linearity applied to the convolution outputs.
+    projection_dim : int
+        Width of the token representation and of each LSTM output.
+    cell_dim : int
+        Width of each LSTM memory cell.
+    n_layers : int
+        Number of LSTM layers per direction.
+    cell_clip, proj_clip : float or None
+        Clipping of the memory cell and of the projected output.
+    use_skip_connections : bool
+        Whether LSTM layers after the first add their input to their output.
+    n_characters : int, default=262
+        Size of the character vocabulary declared in the options.
+    extra : dict
+        Every other entry of ``options.json``, kept so that writing the
+        options back loses nothing.
+    """
+
+    char_dim: int
+    filters: tuple[tuple[int, int], ...]
+    n_highway: int
+    activation: str
+    projection_dim: int
+    cell_dim: int
+    n_layers: int
+    cell_clip: float | None = None
+    proj_clip: float | None = None
+    use_skip_connections: bool = True
+    n_characters: int = 262
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def n_filters(self) -> int:
+        """Total number of convolution channels."""
+        return sum(n for _, n in self.filters)
+
+    @property
+    def output_dim(self) -> int:
+        """Width of every output layer: both directions side by side."""
+        return 2 * self.projection_dim
+
+    @property
+    def uses_projection(self) -> bool:
+        """Whether a linear projection maps the highway output to ``projection_dim``."""
+        return self.n_filters != self.projection_dim
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str | os.PathLike[str] = "<options>") -> ElmoOptions:
+        """Validate a parsed ``options.json`` and build the options from it."""
+        if not isinstance(data, dict):
+            raise ModelFileError(source, "options must be a JSON object.")
+        lstm = _section(data, "lstm", source)
+        cnn = _section(data, "char_cnn", source)
+        embedding = _section(cnn, "embedding", source, prefix="char_cnn.")
+        filters_raw = _get(cnn, "filters", source, "char_cnn.")
+        if (
+            not isinstance(filters_raw, list)
+            or not filters_raw
+            or not all(
+                isinstance(f, (list, tuple))
+                and len(f) == 2
+                and all(_is_int(v) and v > 0 for v in f)
+                and f[0] <= MAX_CHARACTERS
+                for f in filters_raw
+            )
+        ):
+            raise ModelFileError(
+                source,
+                "must be a non-empty list of [width, n_channels] pairs of positive integers, "
+                f"widths at most {MAX_CHARACTERS}, got {filters_raw!r}.",
+                "char_cnn.filters",
+            )
+        activation = _get(cnn, "activation", source, "char_cnn.")
+        if activation not in _ACTIVATIONS:
+            raise ModelFileError(
+                source, f"must be one of {_ACTIVATIONS}, got {activation!r}.", "char_cnn.activation"
+            )
+        max_chars = _positive_int(cnn, "max_characters_per_token", source, "char_cnn.")
+        if max_chars != MAX_CHARACTERS:
+            raise ModelFileError(
+                source,
+                f"must be {MAX_CHARACTERS} (the ELMo character encoding), got {max_chars}.",
+                "char_cnn.max_characters_per_token",
+            )
+        n_characters = _positive_int(cnn, "n_characters", source, "char_cnn.")
+        if n_characters not in (N_CHARACTER_ROWS, N_CHARACTER_ROWS + 1):
+            raise ModelFileError(
+                source,
+                f"must be {N_CHARACTER_ROWS + 1} (or {N_CHARACTER_ROWS} as written at training "
+                f"time), got {n_characters}.",
+                "char_cnn.n_characters",
+            )
+        skip = lstm.get("use_skip_connections")
+        if skip is not None and not isinstance(skip, bool):
+            raise ModelFileError(
+                source, f"must be true or false, got {skip!r}.", "lstm.use_skip_connections"
+            )
+        known_lstm = {"dim", "projection_dim", "n_layers", "cell_clip", "proj_clip",
+                      "use_skip_connections"}
+        known_cnn = {"embedding", "filters", "n_highway", "activation",
+                     "max_characters_per_token", "n_characters"}
+        extra = {k: v for k, v in data.items() if k not in ("lstm", "char_cnn")}
+        extra["lstm"] = {k: v for k, v in lstm.items() if k not in known_lstm}
+        extra["char_cnn"] = {k: v for k, v in cnn.items() if k not in known_cnn}
+        extra["char_cnn"]["embedding"] = {k: v for k, v in embedding.items() if k != "dim"}
+        return cls(
+            char_dim=_positive_int(embedding, "dim", source, "char_cnn.embedding."),
+            filters=tuple((int(w), int(n)) for w, n in filters_raw),
+            n_highway=_non_negative_int(cnn, "n_highway", source, "char_cnn."),
+            activation=activation,
+            projection_dim=_positive_int(lstm, "projection_dim", source, "lstm."),
+            cell_dim=_positive_int(lstm, "dim", source, "lstm."),
+            n_layers=_positive_int(lstm, "n_layers", source, "lstm."),
+            cell_clip=_optional_clip(lstm, "cell_clip", source),
+            proj_clip=_optional_clip(lstm, "proj_clip", source),
+            use_skip_connections=bool(skip),
+            n_characters=n_characters,
+            extra=extra,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the options as the ``options.json`` object."""
+        data: dict[str, Any] = {k: v for k, v in self.extra.items()
+                                if k not in ("lstm", "char_cnn")}
+        lstm: dict[str, Any] = dict(self.extra.get("lstm", {}))
+        lstm.update(dim=self.cell_dim, projection_dim=self.projection_dim,
+                    n_layers=self.n_layers, use_skip_connections=self.use_skip_connections)
+        if self.cell_clip is not None:
+            lstm["cell_clip"] = self.cell_clip
+        if self.proj_clip is not None:
+            lstm["proj_clip"] = self.proj_clip
+        cnn: dict[str, Any] = {k: v for k, v in self.extra.get("char_cnn", {}).items()
+                               if k != "embedding"}
+        embedding = dict(self.extra.get("char_cnn", {}).get("embedding", {}))
+        embedding["dim"] = self.char_dim
+        cnn.update(
+            embedding=embedding,
+            filters=[list(f) for f in self.filters],
+            n_highway=self.n_highway,
+            activation=self.activation,
+            max_characters_per_token=MAX_CHARACTERS,
+            n_characters=self.n_characters,
+        )
+        data["lstm"] = lstm
+        data["char_cnn"] = cnn
+        return data
+
+
+@dataclass
+class HighwayWeights:
+    """One highway layer, TensorFlow orientation (``x @ W + b``)."""
+
+    w_carry: np.ndarray
+    b_carry: np.ndarray
+    w_transform: np.ndarray
+    b_transform: np.ndarray
+
+
+@dataclass
+class LstmCellWeights:
+    """One LSTM layer of one direction, TensorFlow orientation.
+
+    ``kernel`` maps ``[input, previous output]`` to the four gates in the
+    TensorFlow order (input, candidate, forget, output); ``projection`` maps
+    the cell's output to ``projection_dim``.
+    """
+
+    kernel: np.ndarray
+    bias: np.ndarray
+    projection: np.ndarray
+
+
+@dataclass
+class ElmoWeights:
+    """All weights of an ELMo biLM, in TensorFlow orientation.
+
+    ``conv`` holds ``(kernel, bias)`` per filter with kernels of shape
+    ``(1, width, char_dim, n_channels)``; ``projection`` is ``(W, b)`` or None
+    when the model has no projection; ``lstm[direction][layer]`` with
+    direction 0 forward and 1 backward.
+    """
+
+    char_embed: np.ndarray
+    conv: list[tuple[np.ndarray, np.ndarray]]
+    highway: list[HighwayWeights]
+    projection: tuple[np.ndarray, np.ndarray] | None
+    lstm: list[list[LstmCellWeights]]
+
+
+def _lstm_prefix(direction: int, layer: int) -> str:
+    return f"RNN_{direction}/RNN/MultiRNNCell/Cell{layer}/LSTMCell"
+
+
+def expected_shapes(options: ElmoOptions) -> dict[str, tuple[int, ...]]:
+    """Map every dataset the weights file must hold to its shape."""
+    shapes: dict[str, tuple[int, ...]] = {"char_embed": (N_CHARACTER_ROWS, options.char_dim)}
+    for i, (width, channels) in enumerate(options.filters):
+        shapes[f"CNN/W_cnn_{i}"] = (1, width, options.char_dim, channels)
+        shapes[f"CNN/b_cnn_{i}"] = (channels,)
+    n_filters = options.n_filters
+    for k in range(options.n_highway):
+        shapes[f"CNN_high_{k}/W_carry"] = (n_filters, n_filters)
+        shapes[f"CNN_high_{k}/W_transform"] = (n_filters, n_filters)
+        shapes[f"CNN_high_{k}/b_carry"] = (n_filters,)
+        shapes[f"CNN_high_{k}/b_transform"] = (n_filters,)
+    if options.uses_projection:
+        shapes["CNN_proj/W_proj"] = (n_filters, options.projection_dim)
+        shapes["CNN_proj/b_proj"] = (options.projection_dim,)
+    gates = 4 * options.cell_dim
+    for direction in range(2):
+        for layer in range(options.n_layers):
+            prefix = _lstm_prefix(direction, layer)
+            shapes[f"{prefix}/W_0"] = (2 * options.projection_dim, gates)
+            shapes[f"{prefix}/B"] = (gates,)
+            shapes[f"{prefix}/W_P_0"] = (options.cell_dim, options.projection_dim)
+    return shapes
+
+
+def _flatten(weights: ElmoWeights) -> Iterator[tuple[str, np.ndarray]]:
+    yield "char_embed", weights.char_embed
+    for i, (kernel, bias) in enumerate(weights.conv):
+        yield f"CNN/W_cnn_{i}", kernel
+        yield f"CNN/b_cnn_{i}", bias
+    for k, high in enumerate(weights.highway):
+        yield f"CNN_high_{k}/W_carry", high.w_carry
+        yield f"CNN_high_{k}/W_transform", high.w_transform
+        yield f"CNN_high_{k}/b_carry", high.b_carry
+        yield f"CNN_high_{k}/b_transform", high.b_transform
+    if weights.projection is not None:
+        yield "CNN_proj/W_proj", weights.projection[0]
+        yield "CNN_proj/b_proj", weights.projection[1]
+    for direction, layers in enumerate(weights.lstm):
+        for layer, cell in enumerate(layers):
+            prefix = _lstm_prefix(direction, layer)
+            yield f"{prefix}/W_0", cell.kernel
+            yield f"{prefix}/B", cell.bias
+            yield f"{prefix}/W_P_0", cell.projection
+
+
+def _assemble(options: ElmoOptions, get: Callable[[str], np.ndarray]) -> ElmoWeights:
+    conv = [(get(f"CNN/W_cnn_{i}"), get(f"CNN/b_cnn_{i}")) for i in range(len(options.filters))]
+    highway = [
+        HighwayWeights(
+            w_carry=get(f"CNN_high_{k}/W_carry"),
+            b_carry=get(f"CNN_high_{k}/b_carry"),
+            w_transform=get(f"CNN_high_{k}/W_transform"),
+            b_transform=get(f"CNN_high_{k}/b_transform"),
+        )
+        for k in range(options.n_highway)
+    ]
+    projection = (
+        (get("CNN_proj/W_proj"), get("CNN_proj/b_proj")) if options.uses_projection else None
+    )
+    lstm = [
+        [
+            LstmCellWeights(
+                kernel=get(f"{_lstm_prefix(d, layer)}/W_0"),
+                bias=get(f"{_lstm_prefix(d, layer)}/B"),
+                projection=get(f"{_lstm_prefix(d, layer)}/W_P_0"),
+            )
+            for layer in range(options.n_layers)
+        ]
+        for d in range(2)
+    ]
+    return ElmoWeights(get("char_embed"), conv, highway, projection, lstm)
+
+
+def check_weights(options: ElmoOptions, weights: ElmoWeights,
+                  source: str | os.PathLike[str] = "<weights>") -> None:
+    """Raise :class:`ModelFileError` if ``weights`` do not fit ``options``."""
+    shapes = expected_shapes(options)
+    flat = {name: np.asarray(array) for name, array in _flatten(weights)}
+    for name, shape in shapes.items():
+        if name not in flat:
+            raise ModelFileError(source, "dataset missing.", name)
+        _check_array(flat[name], shape, source, name)
+    for name in flat:
+        if name not in shapes:
+            raise ModelFileError(source, "dataset not expected by the options.", name)
+
+
+def _check_array(array: np.ndarray, shape: tuple[int, ...], source: Any, name: str) -> None:
+    if tuple(array.shape) != shape:
+        raise ModelFileError(
+            source,
+            f"has shape {tuple(array.shape)} but the options imply {shape}; "
+            "the weights file does not match options.json.",
+            name,
+        )
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ModelFileError(source, f"has dtype {array.dtype}, expected float32.", name)
+
+
+def read_options(path: str | os.PathLike[str]) -> ElmoOptions:
+    """Read and validate an ``options.json`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The options file.
+
+    Returns
+    -------
+    options : ElmoOptions
+
+    Raises
+    ------
+    ModelFileNotFoundError
+        If the file does not exist.
+    ModelFileError
+        If it is not a JSON object or a key is missing or invalid.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileNotFoundError(path, "options file not found.")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(path, f"not a valid JSON options file ({exc}).") from None
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot be read ({exc.strerror or exc}).") from None
+    return ElmoOptions.from_dict(data, path)
+
+
+def read_weights(path: str | os.PathLike[str], options: ElmoOptions) -> ElmoWeights:
+    """Read the weights HDF5 file of a model and check it against its options.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The weights file.
+    options : ElmoOptions
+        The model's options; every dataset's shape is checked against them.
+
+    Returns
+    -------
+    weights : ElmoWeights
+        float32 arrays in TensorFlow orientation.
+
+    Raises
+    ------
+    ModelFileNotFoundError
+        If the file does not exist.
+    ModelFileError
+        If it is not a readable HDF5 file, or a dataset is missing, has the
+        wrong shape or dtype, or belongs to a layer the options do not have.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileNotFoundError(path, "weights file not found.")
+    shapes = expected_shapes(options)
+    try:
+        if not h5py.is_hdf5(path):
+            raise ModelFileError(path, "not an HDF5 file.")
+        with h5py.File(path, "r") as fin:
+
+            def get(name: str) -> np.ndarray:
+                dataset = fin.get(name)
+                if not isinstance(dataset, h5py.Dataset):
+                    raise ModelFileError(
+                        path, "dataset missing; the file does not match options.json.", name
+                    )
+                _check_array(dataset, shapes[name], path, name)
+                try:
+                    return np.asarray(dataset[...], dtype=np.float32)
+                except (OSError, ValueError, RuntimeError) as exc:
+                    raise ModelFileError(
+                        path, f"cannot be read; the file may be truncated ({exc}).", name
+                    ) from None
+
+            weights = _assemble(options, get)
+            found: list[str] = []
+            fin.visititems(lambda name, obj: found.append(name)
+                           if isinstance(obj, h5py.Dataset) else None)
+            for name in found:
+                if name not in shapes and _MODEL_DATASET.match(name):
+                    raise ModelFileError(
+                        path,
+                        "dataset not expected by the options; the file does not match "
+                        "options.json.",
+                        name,
+                    )
+            return weights
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            path, f"cannot be read as HDF5; the file may be truncated or corrupt ({exc})."
+        ) from None
+
+
+def read_model(
+    options_file: str | os.PathLike[str], weight_file: str | os.PathLike[str]
+) -> tuple[ElmoOptions, ElmoWeights]:
+    """Read and validate a model's options and weights.
+
+    Parameters
+    ----------
+    options_file, weight_file : str or path-like
+        The ``options.json`` and weights HDF5 files.
+
+    Returns
+    -------
+    options : ElmoOptions
+    weights : ElmoWeights
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file, and the key or dataset, at fault.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skelmo import read_model
+    >>> from skelmo.testing import make_random_model
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     options, weights = read_model(*make_random_model(tmp, n_layers=1))
+    >>> options.n_layers, len(weights.lstm[0]), weights.char_embed.dtype
+    (1, 1, dtype('float32'))
+    """
+    options = read_options(options_file)
+    return options, read_weights(weight_file, options)
+
+
+def write_model(
+    options: ElmoOptions,
+    weights: ElmoWeights,
+    options_file: str | os.PathLike[str],
+    weight_file: str | os.PathLike[str],
+) -> None:
+    """Write a model as ``options.json`` and a weights HDF5 file.
+
+    Both files are written to temporary names and renamed into place, so a
+    failed write never leaves a half-written model behind. The options and
+    weights are validated first, and a model that :func:`read_model` would
+    refuse raises :class:`ModelFileError` without writing anything.
+
+    Parameters
+    ----------
+    options : ElmoOptions
+    weights : ElmoWeights
+        Must match ``options``.
+    options_file, weight_file : str or path-like
+        Destinations; missing directories are created.
+
+    Raises
+    ------
+    ModelFileError
+        If the options are invalid or the weights do not match them.
+    """
+    options_file, weight_file = Path(options_file), Path(weight_file)
+    try:
+        text = json.dumps(options.to_dict(), indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(options_file, f"options cannot be written as JSON ({exc}).") from None
+    # Never write a model that read_model would refuse.
+    ElmoOptions.from_dict(json.loads(text), options_file)
+    check_weights(options, weights, weight_file)
+
+    # Both files are complete under temporary names before either replaces
+    # anything, so a failure leaves the destinations as they were.
+    with atomic_path(options_file) as options_tmp, atomic_path(weight_file) as weights_tmp:
+        options_tmp.write_text(text, encoding="utf-8")
+        with h5py.File(weights_tmp, "w") as fout:
+            for name, array in _flatten(weights):
+                fout.create_dataset(name, data=np.asarray(array, dtype=np.float32))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _section(data: dict[str, Any], name: str, source: Any, prefix: str = "") -> dict[str, Any]:
+    value = _get(data, name, source, prefix)
+    if not isinstance(value, dict):
+        raise ModelFileError(source, "must be a JSON object.", prefix + name)
+    return value
+
+
+def _get(data: dict[str, Any], name: str, source: Any, prefix: str) -> Any:
+    if name not in data:
+        raise ModelFileError(source, "required key missing.", prefix + name)
+    return data[name]
+
+
+def _positive_int(data: dict[str, Any], name: str, source: Any, prefix: str) -> int:
+    value = _get(data, name, source, prefix)
+    if not _is_int(value) or value <= 0:
+        raise ModelFileError(source, f"must be a positive integer, got {value!r}.", prefix + name)
+    return int(value)
+
+
+def _non_negative_int(data: dict[str, Any], name: str, source: Any, prefix: str) -> int:
+    value = _get(data, name, source, prefix)
+    if not _is_int(value) or value < 0:
+        raise ModelFileError(
+            source, f"must be a non-negative integer, got {value!r}.", prefix + name
+        )
+    return int(value)
+
+
+def _optional_clip(lstm: dict[str, Any], name: str, source: Any) -> float | None:
+    value = lstm.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ModelFileError(source, f"must be a positive number, got {value!r}.", f"lstm.{name}")
+    return value

@@ -1,0 +1,143 @@
+"""Small jobs every layer shares: atomic file writes, checksums, progress bars.
+
+This module imports nothing from skelmo, so any module may import it.
+
+Progress bars follow one rule everywhere: ``progress=True`` always shows a
+bar (and needs tqdm), ``False`` never does, and ``"auto"`` shows one when
+stderr is a terminal, tqdm is installed and the work is large enough to be
+worth watching (each caller sets that threshold; most use none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_path", "check_progress", "progress_bar", "sha256_file"]
+
+_CHUNK = 1 << 20
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
+    """Write a file under a temporary name beside ``path``, then rename it into place.
+
+    Yields a fresh, empty file ``.NAME.XXXXXXXX<suffix>`` in ``path``'s
+    directory (created if missing). When the ``with`` block ends normally the
+    file replaces ``path`` in one rename; when it raises (a failed check, an
+    interrupt), the temporary file is removed and ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The final file.
+    suffix : str, default=".tmp"
+        Ending of the temporary name.
+
+    Yields
+    ------
+    Path
+        The temporary file to write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            # 0o666 filtered by the umask: the permissions an ordinary open() gives.
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the SHA-256 hex digest of a file, read in pieces of 1 MiB."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fin:
+        while chunk := fin.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_progress(progress: Any) -> bool | str:
+    """Return ``progress`` if it is ``"auto"``, True or False, else raise ValueError."""
+    if progress is True or progress is False or (isinstance(progress, str)
+                                                 and progress == "auto"):
+        return progress
+    raise ValueError(f"progress must be 'auto', True or False, got {progress!r}.")
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when none is shown."""
+
+    def update(self, n: int = 1) -> None:
+        """Do nothing."""
+
+    def set_postfix(self, **values: Any) -> None:
+        """Do nothing."""
+
+    def close(self) -> None:
+        """Do nothing."""
+
+
+@contextmanager
+def progress_bar(progress: bool | str, *, total: int | None, desc: str, unit: str,
+                 initial: int = 0, auto_minimum: int = 0, **options: Any) -> Iterator[Any]:
+    """A tqdm progress bar on stderr under the module's rule, closed on exit.
+
+    Parameters
+    ----------
+    progress : {"auto", True, False}
+        See the module docstring.
+    total : int or None
+        Units of work in all, when known.
+    desc, unit : str
+        Label and unit shown by the bar.
+    initial : int, default=0
+        Units already done (a resumed run).
+    auto_minimum : int, default=0
+        Under ``"auto"``, show no bar for fewer than this many units.
+    **options
+        Passed to tqdm (``unit_scale``, ...).
+
+    Yields
+    ------
+    object
+        A tqdm bar, or an object with the same ``update``, ``set_postfix``
+        and ``close`` that does nothing.
+
+    Raises
+    ------
+    ImportError
+        If ``progress`` is True and tqdm is not installed.
+    """
+    check_progress(progress)
+    show = progress is True or (
+        progress == "auto" and sys.stderr.isatty()
+        and (total is None or total >= auto_minimum)
+    )
+    bar: Any = _NoBar()
+    if show:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            if progress is True:
+                raise ImportError("progress=True needs tqdm: pip install tqdm") from None
+        else:
+            bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, **options)
+    try:
+        yield bar
+    finally:
+        bar.close()

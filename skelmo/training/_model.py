@@ -1,0 +1,238 @@
+"""A trainable biLM with the published ELMo architecture.
+
+The LSTM parameters are kept in the orientation of the published weight
+files (TensorFlow's) and the character encoder in PyTorch's, converted by the
+engine's own functions. The inference engine (:mod:`skelmo._engine`)
+computes the same function with other memory layouts;
+the tests check that an exported model gives the engine the outputs computed
+here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .._engine import (
+    FORGET_BIAS,
+    conv_from_torch,
+    conv_to_torch,
+    highway_and_projection,
+    highway_from_torch,
+    highway_to_torch,
+)
+from .._format import N_CHARACTER_ROWS, PAD_ID, ElmoOptions, ElmoWeights, LstmCellWeights
+
+__all__ = ["LmSoftmax", "TrainableBiLM"]
+
+
+class TrainableBiLM(nn.Module):
+    """Character encoder and two LSTM stacks, one per reading direction.
+
+    Parameters
+    ----------
+    options : ElmoOptions
+        The architecture.
+    generator : torch.Generator
+        Source of the initial weights.
+    dropout : float
+        Dropout on every LSTM layer's input and on the top layer's output,
+        applied in training mode only.
+    """
+
+    def __init__(self, options: ElmoOptions, generator: torch.Generator, dropout: float = 0.1):
+        super().__init__()
+        self.options = options
+        self.dropout = dropout
+        self.max_width = max(w for w, _ in options.filters)
+        n_filters, proj, cell = options.n_filters, options.projection_dim, options.cell_dim
+
+        def param(*shape: int, scale: float = 0.0, uniform: bool = False) -> nn.Parameter:
+            if uniform:
+                data = (torch.rand(*shape, generator=generator) * 2 - 1) * scale
+            else:
+                data = torch.randn(*shape, generator=generator) * scale
+            return nn.Parameter(data)
+
+        # Character ids run from 1 to 261: row id - 1 of the embedding.
+        self.char_embed = param(N_CHARACTER_ROWS, options.char_dim, scale=1.0, uniform=True)
+        # conv1d orientation (out, in, width); the file stores (1, width, in, out).
+        self.conv_weights = nn.ParameterList(
+            [param(n, options.char_dim, w, scale=math.sqrt(1.0 / (w * options.char_dim)))
+             for w, n in options.filters])
+        self.conv_biases = nn.ParameterList([param(n) for _, n in options.filters])
+        self.highway_weights = nn.ParameterList()
+        self.highway_biases = nn.ParameterList()
+        for _ in range(options.n_highway):
+            # Columns: transform half, then carry half. A negative carry bias
+            # starts each layer close to the identity.
+            self.highway_weights.append(param(n_filters, 2 * n_filters,
+                                              scale=math.sqrt(1.0 / n_filters)))
+            bias = torch.zeros(2 * n_filters)
+            bias[n_filters:] = -2.0
+            self.highway_biases.append(nn.Parameter(bias))
+        if options.uses_projection:
+            self.proj_weight = param(n_filters, proj, scale=math.sqrt(1.0 / n_filters))
+            self.proj_bias = param(proj)
+        else:
+            self.proj_weight = self.proj_bias = None
+        # LSTM layers in TF orientation, indexed direction * n_layers + layer:
+        # kernel (2 * proj, 4 * cell) with gates (input, candidate, forget, output).
+        glorot = math.sqrt(6.0 / (2 * proj + 4 * cell))
+        n_cells = 2 * options.n_layers
+        self.kernels = nn.ParameterList(
+            [param(2 * proj, 4 * cell, scale=glorot, uniform=True) for _ in range(n_cells)])
+        self.biases = nn.ParameterList([param(4 * cell) for _ in range(n_cells)])
+        self.projections = nn.ParameterList(
+            [param(cell, proj, scale=math.sqrt(6.0 / (cell + proj)), uniform=True)
+             for _ in range(n_cells)])
+
+    def encode(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """Token vectors of shape (n, projection_dim) for char ids of shape (n, 50)."""
+        chars = F.embedding(_trim_padding(char_ids, self.max_width) - 1,
+                            self.char_embed).transpose(1, 2)
+        pooled = torch.cat([F.conv1d(chars, w, b).amax(dim=-1)
+                            for w, b in zip(self.conv_weights, self.conv_biases)], dim=-1)
+        return highway_and_projection(pooled, self.options.activation, self.highway_weights,
+                                      self.highway_biases, self.proj_weight, self.proj_bias)
+
+    def zero_state(self, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero ``(h, c)`` for both directions: shapes (2, n_layers, batch, proj / cell)."""
+        o = self.options
+        return (torch.zeros(2, o.n_layers, batch, o.projection_dim, device=device),
+                torch.zeros(2, o.n_layers, batch, o.cell_dim, device=device))
+
+    def run_direction(self, direction: int, x: torch.Tensor,
+                      state: tuple[torch.Tensor, torch.Tensor]
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run one direction's stack over ``x`` of shape (batch, steps, proj).
+
+        ``state`` is that direction's ``(h, c)``, each (n_layers, batch, dim).
+        Returns the top layer's outputs (batch, steps, proj) and the final
+        ``h`` and ``c``.
+        """
+        o = self.options
+        h_final, c_final = [], []
+        for layer in range(o.n_layers):
+            k = direction * o.n_layers + layer
+            inputs = F.dropout(x, self.dropout, self.training)
+            kernel = self.kernels[k]
+            proj = o.projection_dim
+            # The input half of every gate, for all steps at once.
+            x_gates = torch.addmm(self.biases[k], inputs.reshape(-1, proj), kernel[:proj])
+            x_gates = x_gates.view(x.shape[0], x.shape[1], -1)
+            w_hidden, w_proj = kernel[proj:], self.projections[k]
+            h, c = state[0][layer], state[1][layer]
+            outputs = []
+            for t in range(x.shape[1]):
+                i, j, f, out = torch.addmm(x_gates[:, t], h, w_hidden).chunk(4, dim=-1)
+                c = torch.sigmoid(f + FORGET_BIAS) * c + torch.sigmoid(i) * torch.tanh(j)
+                if o.cell_clip is not None:
+                    c = c.clamp(-o.cell_clip, o.cell_clip)
+                h = (torch.sigmoid(out) * torch.tanh(c)) @ w_proj
+                if o.proj_clip is not None:
+                    h = h.clamp(-o.proj_clip, o.proj_clip)
+                outputs.append(h)
+            h_final.append(h)
+            c_final.append(c)
+            layer_out = torch.stack(outputs, dim=1)
+            x = layer_out + x if (layer > 0 and o.use_skip_connections) else layer_out
+        return F.dropout(x, self.dropout, self.training), torch.stack(h_final), torch.stack(c_final)
+
+    def load_weights(self, weights: ElmoWeights) -> None:
+        """Set every parameter from weights in the published layout."""
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+        with torch.no_grad():
+            self.char_embed.copy_(tensor(weights.char_embed))
+            for (kernel, bias), w, b in zip(weights.conv, self.conv_weights, self.conv_biases):
+                w.copy_(tensor(conv_to_torch(kernel)))
+                b.copy_(tensor(bias))
+            for layer, w, b in zip(weights.highway, self.highway_weights, self.highway_biases):
+                fused_weight, fused_bias = highway_to_torch(layer)
+                w.copy_(tensor(fused_weight))
+                b.copy_(tensor(fused_bias))
+            if weights.projection is not None:
+                self.proj_weight.copy_(tensor(weights.projection[0]))
+                self.proj_bias.copy_(tensor(weights.projection[1]))
+            n = self.options.n_layers
+            for d in range(2):
+                for layer in range(n):
+                    cw = weights.lstm[d][layer]
+                    self.kernels[d * n + layer].copy_(tensor(cw.kernel))
+                    self.biases[d * n + layer].copy_(tensor(cw.bias))
+                    self.projections[d * n + layer].copy_(tensor(cw.projection))
+
+    def to_weights(self) -> ElmoWeights:
+        """The weights in the published layout, as float32 arrays."""
+        def npy(t: torch.Tensor) -> np.ndarray:
+            return t.detach().cpu().numpy().astype(np.float32, copy=True)
+
+        conv = [(conv_from_torch(npy(w)), npy(b))
+                for w, b in zip(self.conv_weights, self.conv_biases)]
+        highway = [highway_from_torch(npy(w), npy(b))
+                   for w, b in zip(self.highway_weights, self.highway_biases)]
+        projection = None
+        if self.proj_weight is not None:
+            projection = (npy(self.proj_weight), npy(self.proj_bias))
+        n = self.options.n_layers
+        lstm = [[LstmCellWeights(kernel=npy(self.kernels[d * n + layer]),
+                                 bias=npy(self.biases[d * n + layer]),
+                                 projection=npy(self.projections[d * n + layer]))
+                 for layer in range(n)] for d in range(2)]
+        return ElmoWeights(npy(self.char_embed), conv, highway, projection, lstm)
+
+
+def _trim_padding(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:
+    """Drop the padding columns that cannot change any convolution's maximum.
+
+    Past a token's last character every window of a filter sees only padding
+    and gives the same value. Keeping ``max_width`` padding columns after the
+    longest token keeps one such window for every filter and every token, so
+    the maxima are those over all 50 columns.
+    """
+    real = char_ids != PAD_ID
+    longest = int(real.sum(dim=1).max()) if char_ids.shape[0] else 0
+    return char_ids[:, : min(char_ids.shape[1], longest + max_width)]
+
+
+class LmSoftmax(nn.Module):
+    """The output layer shared by both language models.
+
+    An adaptive softmax (frequent words in a small head, rarer words in
+    smaller clusters) when the vocabulary is large enough, else a full one.
+
+    Parameters
+    ----------
+    in_features : int
+        Width of the LSTM outputs.
+    n_words : int
+        Vocabulary size; word ids must be sorted by decreasing frequency.
+    cutoffs : sequence of int
+        Boundaries of the adaptive clusters; empty for a full softmax.
+    """
+
+    def __init__(self, in_features: int, n_words: int, cutoffs: tuple[int, ...]):
+        super().__init__()
+        self.cutoffs = tuple(cutoffs)
+        if self.cutoffs:
+            self.layer: nn.Module = nn.AdaptiveLogSoftmaxWithLoss(
+                in_features, n_words, list(self.cutoffs), div_value=4.0)
+        else:
+            self.layer = nn.Linear(in_features, n_words)
+
+    @staticmethod
+    def default_cutoffs(n_words: int) -> tuple[int, ...]:
+        """Cluster boundaries for a vocabulary of ``n_words``."""
+        return tuple(c for c in (2000, 10000, 40000) if c < n_words - 1)
+
+    def log_prob(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Log-probability of each target word, shape (n,)."""
+        if self.cutoffs:
+            return self.layer(hidden, targets).output
+        return -F.cross_entropy(self.layer(hidden), targets, reduction="none")

@@ -1,0 +1,447 @@
+"""The training loop, the learning-rate schedule, checkpoints and perplexity.
+
+:func:`train` reads a corpus of tokenized sentences (one per line, tokens
+separated by spaces, as :func:`skelmo.tokenize` gives them), trains the
+forward and backward language models together, and writes ``options.json``
+and ``weights.hdf5``: files any ELMo loader reads, skelmo's estimators
+included. :func:`evaluate_perplexity` measures an exported model on held-out
+text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._engine import resolve_device
+from .._format import ElmoOptions, read_model, write_model
+from .._utils import atomic_path, check_progress, progress_bar
+from ._data import EncodedText, Vocabulary, count_words, n_windows, read_corpus, windows
+from ._model import LmSoftmax, TrainableBiLM
+
+__all__ = ["Perplexity", "TrainingResult", "default_options", "evaluate_perplexity", "train"]
+
+_CHECKPOINT = "checkpoint.pt"
+_SOFTMAX = "softmax.pt"
+_VOCABULARY = "vocab.txt"
+_LOG = "training.json"
+OPTIONS_FILE = "options.json"
+WEIGHT_FILE = "weights.hdf5"
+
+
+def default_options(**changes: Any) -> ElmoOptions:
+    """The architecture :func:`train` uses unless told otherwise.
+
+    A small member of the published family: a character CNN with 512 filters
+    (relu), two highway layers, a projection to 128 and two LSTM layers per
+    direction (512 cells projected to 128, clipped at 3) with a residual
+    connection.
+
+    Parameters
+    ----------
+    **changes
+        Fields of :class:`~skelmo.ElmoOptions` to change.
+
+    Returns
+    -------
+    ElmoOptions
+
+    Examples
+    --------
+    >>> from skelmo.training import default_options
+    >>> default_options(n_layers=1).n_layers
+    1
+    """
+    options = ElmoOptions(
+        char_dim=16,
+        filters=((1, 32), (2, 32), (3, 64), (4, 128), (5, 256)),
+        n_highway=2,
+        activation="relu",
+        projection_dim=128,
+        cell_dim=512,
+        n_layers=2,
+        cell_clip=3.0,
+        proj_clip=3.0,
+        use_skip_connections=True,
+    )
+    return replace(options, **changes)
+
+
+@dataclass(frozen=True)
+class Perplexity:
+    """Perplexity of the two language models on some text.
+
+    Attributes
+    ----------
+    forward, backward : float
+        Per-direction perplexity (the exponential of the mean negative
+        log-likelihood per predicted token; ``</S>`` and unknown words count).
+    mean : float
+        The exponential of the average of the two mean losses, as the
+        original ELMo training reports it.
+    n_tokens : int
+        Tokens predicted in each direction.
+    """
+
+    forward: float
+    backward: float
+    mean: float
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What :func:`train` did.
+
+    Attributes
+    ----------
+    model_dir : Path
+        Holds ``options.json`` and ``weights.hdf5``, the vocabulary, the
+        output layer, the last checkpoint and ``training.json``.
+    steps : int
+        Training steps taken in all (resumed runs included).
+    train_perplexity : float
+        Running perplexity over the last steps.
+    heldout : Perplexity or None
+        Held-out perplexity of the exported model, when held-out text was given.
+    seconds : float
+        Wall-clock time in all, resumed runs included (the final held-out
+        evaluation excluded).
+    """
+
+    model_dir: Path
+    steps: int
+    train_perplexity: float
+    heldout: Perplexity | None
+    seconds: float
+
+
+def train(
+    corpus: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    heldout: str | os.PathLike[str] | None = None,
+    options: ElmoOptions | None = None,
+    vocab_size: int = 50000,
+    min_count: int = 3,
+    epochs: int = 1,
+    max_steps: int | None = None,
+    batch_size: int = 64,
+    unroll_steps: int = 20,
+    learning_rate: float = 2e-3,
+    warmup_steps: int = 200,
+    clip_norm: float = 10.0,
+    dropout: float = 0.1,
+    seed: int = 0,
+    device: str = "auto",
+    checkpoint_every: int = 500,
+    resume: bool = True,
+    progress: bool | str = "auto",
+    callback: Callable[[int, float], None] | None = None,
+) -> TrainingResult:
+    """Pretrain a biLM on a corpus and export it in the published format.
+
+    The forward and backward language models are trained together on a
+    shared character encoder and a shared (adaptive) softmax, with Adam, a
+    linear warm-up then cosine decay of the learning rate, and gradient
+    clipping. Text is read in windows of ``unroll_steps`` tokens with the LSTM
+    state carried across windows, so the model learns to read a sentence
+    after other text, as in the original ELMo training.
+
+    A checkpoint is written every ``checkpoint_every`` steps and when the run
+    is interrupted (Ctrl-C). Calling :func:`train` again with the same
+    arguments resumes from it and gives the same model as an uninterrupted
+    run (on the same device and number of threads).
+
+    Parameters
+    ----------
+    corpus : str or path-like
+        UTF-8 text, one tokenized sentence per line.
+    output_dir : str or path-like
+        Where the model, its vocabulary and the checkpoint are written.
+    heldout : str or path-like, default=None
+        Held-out text in the same format; its perplexity is measured on the
+        exported model at the end.
+    options : ElmoOptions, default=None
+        The architecture; None means :func:`default_options`.
+    vocab_size, min_count : int, default=50000, 3
+        The softmax predicts the ``vocab_size`` most frequent words seen at
+        least ``min_count`` times; others are predicted as ``<UNK>``. The
+        model still reads every word through its characters.
+    epochs : int, default=1
+        Passes over the corpus, each in a new seeded order.
+    max_steps : int, default=None
+        Stop after this many steps in all (the learning-rate schedule spans
+        them); None trains for ``epochs``.
+    batch_size, unroll_steps : int, default=64, 20
+        Parallel rows of text and tokens per row per step.
+    learning_rate, warmup_steps, clip_norm, dropout : float, int, float, float
+        Optimisation settings.
+    seed : int, default=0
+        Fixes the initial weights, the sentence order and dropout.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    checkpoint_every : int, default=500
+    resume : bool, default=True
+        Continue from the checkpoint in ``output_dir`` if there is one. It
+        must come from a run with the same arguments.
+    progress : {"auto", True, False}, default="auto"
+        Progress bar with the running perplexity (tqdm); ``"auto"`` shows it
+        when stderr is a terminal and tqdm is installed.
+    callback : callable, default=None
+        Called as ``callback(step, loss)`` after every step.
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    ValueError
+        If the corpus is empty or too small for the batch, or the checkpoint
+        in ``output_dir`` comes from a run with other arguments.
+    """
+    check_progress(progress)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    options = default_options() if options is None else options
+    torch_device = resolve_device(device)
+    config = {
+        "corpus": str(Path(corpus).resolve()), "options": options.to_dict(),
+        "vocab_size": vocab_size, "min_count": min_count, "epochs": epochs,
+        "max_steps": max_steps, "batch_size": batch_size, "unroll_steps": unroll_steps,
+        "learning_rate": learning_rate, "warmup_steps": warmup_steps, "clip_norm": clip_norm,
+        "dropout": dropout, "seed": seed,
+    }
+    started = time.perf_counter()
+    vocabulary = Vocabulary.from_counts(count_words(corpus), vocab_size, min_count)
+    data = read_corpus(corpus, vocabulary)
+    per_epoch = n_windows(data, batch_size, unroll_steps)
+    if per_epoch == 0:
+        raise ValueError(f"{corpus}: {data.n_tokens} tokens is too little text for "
+                         f"batch_size={batch_size} and unroll_steps={unroll_steps}.")
+    total_steps = max_steps if max_steps is not None else epochs * per_epoch
+
+    generator = torch.Generator().manual_seed(seed)
+    model = TrainableBiLM(options, generator, dropout).to(torch_device)
+    torch.manual_seed(seed)  # dropout
+    softmax = LmSoftmax(options.projection_dim, len(vocabulary),
+                        LmSoftmax.default_cutoffs(len(vocabulary))).to(torch_device)
+    parameters = list(model.parameters()) + list(softmax.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _learning_rate_factor(step, warmup_steps, total_steps))
+    state = model.zero_state(batch_size, torch_device)
+    step, history, elapsed = 0, [], 0.0
+    checkpoint_path = output_dir / _CHECKPOINT
+    if resume and checkpoint_path.exists():
+        saved = torch.load(checkpoint_path, map_location=torch_device, weights_only=False)
+        if saved["config"] != config:
+            raise ValueError(
+                f"{checkpoint_path} comes from a run with other arguments; pass the same "
+                "arguments to resume it, resume=False to start again, or another output_dir.")
+        model.load_state_dict(saved["model"])
+        softmax.load_state_dict(saved["softmax"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        state = (saved["h"].to(torch_device), saved["c"].to(torch_device))
+        torch.set_rng_state(saved["rng"])
+        if torch_device.type == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(saved["cuda_rng"], torch_device)
+        step, history, elapsed = saved["step"], saved["history"], saved["elapsed"]
+    vocabulary.save(output_dir / _VOCABULARY)
+
+    def save_checkpoint() -> None:
+        _atomic_torch_save({
+            "config": config, "model": model.state_dict(), "softmax": softmax.state_dict(),
+            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+            "h": state[0].cpu(), "c": state[1].cpu(), "rng": torch.get_rng_state(),
+            "cuda_rng": (torch.cuda.get_rng_state(torch_device)
+                         if torch_device.type == "cuda" else None),
+            "step": step, "history": history,
+            "elapsed": elapsed + time.perf_counter() - started,
+        }, checkpoint_path)
+
+    char_ids = data.char_ids.to(torch_device)
+    targets = data.targets.to(torch_device)
+    running = None
+    model.train()
+    softmax.train()
+    try:
+        with progress_bar(progress, total=total_steps, initial=step, desc="training",
+                          unit="step") as bar:
+            while step < total_steps:
+                epoch, start = divmod(step, per_epoch)
+                if start == 0:
+                    state = model.zero_state(batch_size, torch_device)
+                for window in windows(data, batch_size, unroll_steps, seed, epoch, start):
+                    if step >= total_steps:
+                        break
+                    loss, state = _step(model, softmax, window, char_ids, targets, state)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
+                    optimizer.step()
+                    schedule.step()
+                    step += 1
+                    value = loss.item()
+                    running = value if running is None else 0.98 * running + 0.02 * value
+                    history.append(round(value, 5))
+                    bar.update(1)
+                    bar.set_postfix(ppl=f"{math.exp(running):.1f}")
+                    if callback is not None:
+                        callback(step, value)
+                    if step % checkpoint_every == 0:
+                        save_checkpoint()
+    except KeyboardInterrupt:
+        save_checkpoint()
+        raise
+    save_checkpoint()
+    model.eval()
+    write_model(options, model.to_weights(), output_dir / OPTIONS_FILE,
+                output_dir / WEIGHT_FILE)
+    _atomic_torch_save({"state": softmax.state_dict(), "cutoffs": softmax.cutoffs},
+                       output_dir / _SOFTMAX)
+    seconds = elapsed + time.perf_counter() - started
+    recent = history[-100:]
+    train_ppl = math.exp(sum(recent) / len(recent)) if recent else float("nan")
+    result_heldout = (evaluate_perplexity(output_dir, heldout, batch_size=batch_size,
+                                          unroll_steps=unroll_steps, device=device)
+                      if heldout is not None else None)
+    _write_log(output_dir / _LOG, config, step, train_ppl, result_heldout, seconds,
+               torch_device, len(vocabulary), data)
+    return TrainingResult(output_dir, step, train_ppl, result_heldout, seconds)
+
+
+def evaluate_perplexity(
+    model_dir: str | os.PathLike[str],
+    text: str | os.PathLike[str],
+    *,
+    batch_size: int = 64,
+    unroll_steps: int = 20,
+    device: str = "auto",
+) -> Perplexity:
+    """Perplexity of a trained model's language models on held-out text.
+
+    The biLM is read from the exported ``options.json`` and ``weights.hdf5``
+    (so the files themselves are measured), the output layer and vocabulary
+    from the files :func:`train` writes beside them. Text is read as in
+    training (sentences in file order, state carried, no dropout); the last
+    partial window of each row is left out.
+
+    Parameters
+    ----------
+    model_dir : str or path-like
+        A directory written by :func:`train`.
+    text : str or path-like
+        One tokenized sentence per line.
+    batch_size, unroll_steps : int, default=64, 20
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+
+    Returns
+    -------
+    Perplexity
+    """
+    model_dir = Path(model_dir)
+    missing = [n for n in (OPTIONS_FILE, WEIGHT_FILE, _VOCABULARY, _SOFTMAX)
+               if not (model_dir / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{model_dir} is not a directory written by skelmo.train "
+                                f"(missing: {', '.join(missing)}).")
+    torch_device = resolve_device(device)
+    options, weights = read_model(model_dir / OPTIONS_FILE, model_dir / WEIGHT_FILE)
+    model = TrainableBiLM(options, torch.Generator().manual_seed(0), dropout=0.0)
+    model.load_weights(weights)
+    vocabulary = Vocabulary.load(model_dir / _VOCABULARY)
+    saved = torch.load(model_dir / _SOFTMAX, map_location="cpu", weights_only=False)
+    softmax = LmSoftmax(options.projection_dim, len(vocabulary), saved["cutoffs"])
+    softmax.load_state_dict(saved["state"])
+    model.to(torch_device).eval()
+    softmax.to(torch_device).eval()
+    data = read_corpus(text, vocabulary)
+    # Short texts get fewer rows, so that every row holds at least two windows.
+    stream = data.n_tokens + 2 * len(data.sentences)
+    batch_size = max(1, min(batch_size, stream // (2 * unroll_steps + 2)))
+    char_ids, targets = data.char_ids.to(torch_device), data.targets.to(torch_device)
+    state = model.zero_state(batch_size, torch_device)
+    sums, count = torch.zeros(2, dtype=torch.float64), 0
+    with torch.no_grad():
+        for window in windows(data, batch_size, unroll_steps, seed=0, epoch=0, shuffle=False):
+            (forward, backward), state = _log_probs(model, softmax, window, char_ids,
+                                                    targets, state)
+            sums += torch.stack([forward.sum(), backward.sum()]).double().cpu()
+            count += forward.numel()
+    if count == 0:
+        raise ValueError(f"{text}: too little text to measure a perplexity.")
+    mean_nll = (-sums / count).tolist()
+    return Perplexity(forward=math.exp(mean_nll[0]), backward=math.exp(mean_nll[1]),
+                      mean=math.exp(sum(mean_nll) / 2), n_tokens=count)
+
+
+def _log_probs(model: TrainableBiLM, softmax: LmSoftmax, window: Any, char_ids: torch.Tensor,
+               targets: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+               ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Log-probabilities of each direction's next words, and the carried state."""
+    device = char_ids.device
+    forward, backward = window.forward.to(device), window.backward.to(device)
+    rows = forward.shape[0]
+    inputs = torch.cat([forward[:, :-1], backward[:, :-1]])
+    # Each distinct word of the window goes through the character encoder once.
+    distinct, position = torch.unique(inputs, return_inverse=True)
+    x = model.encode(char_ids[distinct])[position]
+    out_f, h_f, c_f = model.run_direction(0, x[:rows], (state[0][0], state[1][0]))
+    out_b, h_b, c_b = model.run_direction(1, x[rows:], (state[0][1], state[1][1]))
+    dim = out_f.shape[-1]
+    log_f = softmax.log_prob(out_f.reshape(-1, dim), targets[forward[:, 1:]].reshape(-1))
+    log_b = softmax.log_prob(out_b.reshape(-1, dim), targets[backward[:, 1:]].reshape(-1))
+    carried = (torch.stack([h_f, h_b]).detach(), torch.stack([c_f, c_b]).detach())
+    return (log_f, log_b), carried
+
+
+def _step(model: TrainableBiLM, softmax: LmSoftmax, window: Any, char_ids: torch.Tensor,
+          targets: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+          ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    (log_f, log_b), carried = _log_probs(model, softmax, window, char_ids, targets, state)
+    return -(log_f.mean() + log_b.mean()) / 2, carried
+
+
+def _learning_rate_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _atomic_torch_save(obj: Mapping[str, Any], path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(dict(obj), tmp)
+
+
+def _write_log(path: Path, config: dict[str, Any], steps: int, train_ppl: float,
+               heldout: Perplexity | None, seconds: float, device: torch.device,
+               n_words: int, data: EncodedText) -> None:
+    record = {
+        "config": config, "steps": steps, "vocabulary_size": n_words,
+        "corpus_tokens": data.n_tokens, "corpus_sentences": len(data.sentences),
+        "train_perplexity": train_ppl,
+        "heldout_perplexity": None if heldout is None else {
+            "forward": heldout.forward, "backward": heldout.backward, "mean": heldout.mean,
+            "tokens": heldout.n_tokens},
+        "training_seconds": round(seconds, 1),
+        "device": str(device),
+        "hardware": {"cpu_threads": torch.get_num_threads(), "machine": platform.machine(),
+                     "cuda": torch.cuda.get_device_name(device) if device.type == "cuda"
+                     else None},
+        "torch": torch.__version__,
+    }
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,181 @@
+"""The biLM against a literal NumPy transcription, on many architectures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from skelmo import BiLM, batch_to_ids
+from skelmo._engine._bilm import _add_boundaries
+from skelmo._format import read_model
+from skelmo.testing import make_options, make_random_model
+from tests._numpy_bilm import forward as numpy_forward
+
+SENTENCES = [
+    ["The", "bank", "raised", "its", "rates", "."],
+    ["Hi"],
+    [],
+    ["naïve", "café", "日本語", "x" * 70, "<S>", "</S>"],
+]
+
+ARCHITECTURES = {
+    "reference-shape": {},
+    "tanh": {"activation": "tanh"},
+    "no-highway": {"n_highway": 0},
+    "three-highway": {"n_highway": 3},
+    "no-projection": {"filters": ((1, 8), (2, 8)), "projection_dim": 16},
+    "one-layer": {"n_layers": 1},
+    "three-layers": {"n_layers": 3},
+    "no-clipping": {"cell_clip": None, "proj_clip": None},
+    "no-skip": {"use_skip_connections": False},
+    "wide-filters": {"filters": ((1, 3), (3, 5), (7, 6), (9, 2)), "char_dim": 6,
+                     "projection_dim": 12, "cell_dim": 20},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_matches_numpy_transcription(tmp_path, name):
+    files = make_random_model(tmp_path, seed=7, **ARCHITECTURES[name])
+    options, weights = read_model(*files)
+    bilm = BiLM.from_files(*files)
+    out = bilm(batch_to_ids(SENTENCES))
+    assert out.layers.shape == (options.n_layers + 1, len(SENTENCES), 6,
+                                2 * options.projection_dim)
+    for row, sentence in enumerate(SENTENCES):
+        expected = numpy_forward(options, weights, sentence)
+        got = out.layers[:, row, : len(sentence)].numpy()
+        np.testing.assert_allclose(got, expected, atol=2e-5, rtol=1e-4)
+        assert not out.layers[:, row, len(sentence):].any()
+        assert out.mask[row].tolist() == [t < len(sentence) for t in range(6)]
+
+
+def test_output_width_follows_projection(tmp_path):
+    bilm = BiLM.from_files(*make_random_model(tmp_path, projection_dim=24, cell_dim=32))
+    assert bilm.output_dim == 48
+    assert bilm.n_layers == 3
+    assert bilm(batch_to_ids([["a", "b"]])).layers.shape == (3, 1, 2, 48)
+
+
+def test_keep_boundaries(small_bilm):
+    ids = batch_to_ids([["a", "b", "c"], ["d"]])
+    inner = small_bilm(ids)
+    full = small_bilm(ids, keep_boundaries=True)
+    assert full.layers.shape[2] == 5
+    assert full.mask.tolist() == [[True] * 5, [True] * 3 + [False] * 2]
+    torch.testing.assert_close(full.layers[:, 0, 1:4], inner.layers[:, 0], rtol=0, atol=0)
+    torch.testing.assert_close(full.layers[:, 1, 1:2], inner.layers[:, 1, :1], rtol=0, atol=0)
+    # The </S> of the short row sits at position 2 and padding follows.
+    assert full.layers[:, 1, 2].abs().sum() > 0
+    assert not full.layers[:, 1, 3:].any()
+
+
+def test_empty_batch_and_empty_sentences(small_bilm):
+    out = small_bilm(batch_to_ids([[], []]))
+    assert out.layers.shape == (3, 2, 0, 32)
+    assert out.mask.shape == (2, 0)
+    assert out.state.h.shape == (2, 2, 2, 16)
+
+
+def test_state_rows_follow_input_order(small_bilm):
+    """The final state of each row belongs to that row's sentence, whatever the sort."""
+    batch = [["short"], ["a", "much", "longer", "sentence", "here"]]
+    both = small_bilm(batch_to_ids(batch)).state
+    for row, sentence in enumerate(batch):
+        alone = small_bilm(batch_to_ids([sentence])).state
+        torch.testing.assert_close(both.h[:, :, row], alone.h[:, :, 0], rtol=0, atol=0)
+        torch.testing.assert_close(both.c[:, :, row], alone.c[:, :, 0], rtol=0, atol=0)
+
+
+def test_one_row_state_is_broadcast(small_bilm):
+    ids = batch_to_ids([["a", "b"], ["c"]])
+    state = small_bilm(batch_to_ids([["warm", "up"]])).state
+    broadcast = small_bilm(ids, state=state).layers
+    for row in range(2):
+        alone = small_bilm(ids[row : row + 1], state=state).layers
+        n = int(alone.shape[2])
+        torch.testing.assert_close(broadcast[:, row, :n], alone[:, 0], rtol=0, atol=0)
+
+
+def test_encode_tokens_masks_padding(small_bilm):
+    ids = batch_to_ids([["a", "b"], ["a"]])
+    encoded = small_bilm.encode_tokens(ids)
+    assert encoded.shape == (2, 2, 16)
+    torch.testing.assert_close(encoded[0, 0], encoded[1, 0], rtol=0, atol=0)
+    assert not encoded[1, 1].any()
+
+
+def test_inference_holds_no_gradients(small_bilm):
+    assert not small_bilm.training
+    assert all(not p.requires_grad for p in small_bilm.parameters())
+    out = small_bilm(batch_to_ids([["a"]]))
+    assert not out.layers.requires_grad
+
+
+def test_unknown_device_is_a_clear_error(small_model_files):
+    with pytest.raises(ValueError, match="device must be"):
+        BiLM.from_files(*small_model_files, device="tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
+def test_cuda_without_gpu_is_a_clear_error(small_model_files):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        BiLM.from_files(*small_model_files, device="cuda")
+
+
+def test_auto_device_loads(small_model_files):
+    bilm = BiLM.from_files(*small_model_files, device="auto")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert bilm.device.type == expected
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(small_model_files):
+    cpu = BiLM.from_files(*small_model_files)
+    gpu = BiLM.from_files(*small_model_files, device="cuda")
+    ids = batch_to_ids(SENTENCES)
+    torch.testing.assert_close(gpu(ids).layers.cpu(), cpu(ids).layers, atol=1e-5, rtol=1e-4)
+
+
+def test_make_options_defaults_match_reference_shape():
+    options = make_options()
+    assert options.n_filters == 124
+    assert options.output_dim == 32
+
+
+def test_skipping_boundary_steps_changes_no_inner_vector(small_bilm):
+    sentences = [["a", "b", "c", "d"], ["e"], []]
+    ids = batch_to_ids(sentences)
+    lengths = (ids[..., 0] > 0).sum(dim=1)
+    full = small_bilm(ids)
+    tokens = small_bilm.encode_tokens(_add_boundaries(ids, lengths))
+    state = small_bilm(batch_to_ids([["warm"]])).state
+    lean = small_bilm.contextualize(tokens, lengths + 2, final_state=False)
+    assert lean.state is None
+    torch.testing.assert_close(lean.layers, full.layers, rtol=0, atol=0)
+    with_state = small_bilm.contextualize(tokens, lengths + 2, state, final_state=False)
+    torch.testing.assert_close(with_state.layers,
+                               small_bilm(ids, state=state).layers, rtol=0, atol=0)
+
+
+def test_shared_first_step_gives_the_same_vectors(small_bilm):
+    """One broadcast state (first step computed once) equals the same state per row."""
+    ids = batch_to_ids([["a", "b", "c"], ["d"], ["e", "f"]])
+    one = small_bilm(batch_to_ids([["warm", "up"]])).state
+    per_row = one.expand(3)
+    per_row = type(one)(per_row.h.contiguous(), per_row.c.contiguous())
+    shared = small_bilm(ids, state=one)
+    separate = small_bilm(ids, state=per_row)
+    torch.testing.assert_close(shared.layers, separate.layers, rtol=0, atol=0)
+    torch.testing.assert_close(shared.state.h, separate.state.h, rtol=0, atol=0)
+    torch.testing.assert_close(shared.state.c, separate.state.c, rtol=0, atol=0)
+
+
+def test_copies_and_pickles_compute_the_same(small_bilm):
+    import copy
+    import pickle
+
+    ids = batch_to_ids([["a", "b", "c"], ["d"]])
+    expected = small_bilm(ids).layers
+    for clone in (copy.deepcopy(small_bilm), pickle.loads(pickle.dumps(small_bilm))):
+        torch.testing.assert_close(clone(ids).layers, expected, rtol=0, atol=0)

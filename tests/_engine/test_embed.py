@@ -1,0 +1,135 @@
+"""Batched inference: ordering, batching and state policies."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from skelmo import ElmoEmbedder, batch_to_ids
+from skelmo._engine import warm_state
+
+
+def _corpus(n: int = 120, seed: int = 0) -> list[list[str]]:
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(200)] + ["the", "a", "bank", "river", "."]
+    return [[rng.choice(words) for _ in range(rng.randint(0, 25))] for _ in range(n)]
+
+
+@pytest.mark.parametrize("policy", ["warm", "zero"])
+def test_vectors_identical_whatever_the_batch(small_bilm, policy):
+    sentences = _corpus()
+    reference = ElmoEmbedder(small_bilm, batch_size=len(sentences), state=policy)
+    expected = reference.embed_sentences(sentences)
+    rng = random.Random(1)
+    for batch_size in (1, 2, 7, 16, 33):
+        order = list(range(len(sentences)))
+        rng.shuffle(order)
+        embedder = ElmoEmbedder(small_bilm, batch_size=batch_size, state=policy)
+        got = embedder.embed_sentences([sentences[i] for i in order])
+        for position, index in enumerate(order):
+            # Bitwise: a sentence's vectors do not depend on its neighbours.
+            np.testing.assert_array_equal(got[position], expected[index])
+
+
+@pytest.mark.parametrize("policy", ["warm", "zero"])
+def test_repeated_calls_identical(small_bilm, policy):
+    embedder = ElmoEmbedder(small_bilm, batch_size=4, state=policy)
+    sentences = _corpus(10)
+    first = embedder.embed_sentences(sentences)
+    embedder.embed_sentences(_corpus(10, seed=5))
+    second = embedder.embed_sentences(sentences)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_shapes_and_order(small_bilm):
+    sentences = [["one"], ["two", "words"], [], ["three", "words", "here"]]
+    got = ElmoEmbedder(small_bilm, batch_size=2).embed_sentences(sentences)
+    assert [g.shape for g in got] == [(3, 1, 32), (3, 2, 32), (3, 0, 32), (3, 3, 32)]
+    assert all(g.dtype == np.float32 for g in got)
+    # Each entry is its own sentence's vectors, not a neighbour's.
+    alone = ElmoEmbedder(small_bilm).embed_sentence(["two", "words"])
+    np.testing.assert_array_equal(got[1], alone)
+
+
+def test_iter_batches_streams_in_sorted_batches(small_bilm):
+    sentences = _corpus(50)
+    embedder = ElmoEmbedder(small_bilm, batch_size=8)
+    seen = []
+    for batch in embedder.iter_batches(iter(sentences)):  # a one-shot iterator
+        assert len(batch.indices) <= 8
+        lengths = batch.mask.sum(dim=1).tolist()
+        assert lengths == [len(sentences[i]) for i in batch.indices]
+        assert lengths == sorted(lengths, reverse=True)
+        assert batch.layers.shape[1:3] == batch.mask.shape
+        seen.extend(batch.indices)
+    assert sorted(seen) == list(range(50))
+
+
+def test_warm_state_differs_from_zero_and_is_cached(small_bilm):
+    state = warm_state(small_bilm)
+    assert state.h.shape == (2, 2, 1, 16)
+    assert state.c.shape == (2, 2, 1, 64)
+    assert state.h.abs().sum() > 0
+    assert warm_state(small_bilm) is state
+    warm = ElmoEmbedder(small_bilm, state="warm").embed_sentence(["a", "b"])
+    zero = ElmoEmbedder(small_bilm, state="zero").embed_sentence(["a", "b"])
+    np.testing.assert_array_equal(warm[0], zero[0])  # layer 0 has no state
+    assert not np.allclose(warm[1:], zero[1:])
+
+
+def test_zero_policy_is_the_plain_forward(small_bilm):
+    sentences = [["a", "b", "c"], ["d"]]
+    got = ElmoEmbedder(small_bilm, state="zero").embed_sentences(sentences)
+    direct = small_bilm(batch_to_ids(sentences)).layers.numpy()
+    np.testing.assert_array_equal(got[0], direct[:, 0])
+    np.testing.assert_array_equal(got[1], direct[:, 1, :1])
+
+
+def test_stateful_depends_on_history_and_row(small_bilm):
+    sentence = ["the", "same", "sentence"]
+    embedder = ElmoEmbedder(small_bilm, batch_size=2, state="stateful")
+    first = embedder.embed_sentences([sentence, ["other"]])
+    second = embedder.embed_sentences([sentence, ["other"]])
+    assert not np.allclose(first[0][1:], second[0][1:])
+    embedder.reset_state()
+    again = embedder.embed_sentences([sentence, ["other"]])
+    np.testing.assert_array_equal(again[0], first[0])
+
+
+def test_stateful_keeps_rows_beyond_a_smaller_batch(small_bilm):
+    embedder = ElmoEmbedder(small_bilm, batch_size=3, state="stateful")
+    embedder.embed_sentences([["a"], ["b"], ["c"]])
+    embedder.embed_sentences([["d"]])  # touches only row 0
+    after = embedder.embed_sentences([["x"], ["y"], ["z"]])
+    replay = ElmoEmbedder(small_bilm, batch_size=3, state="stateful")
+    replay.embed_sentences([["a"], ["b"], ["c"]])
+    replay.embed_sentences([["d"], ["b"], ["c"]])  # rows 1 and 2 move on here
+    moved = replay.embed_sentences([["x"], ["y"], ["z"]])
+    np.testing.assert_array_equal(after[0], moved[0])
+    assert not np.allclose(after[1][1:], moved[1][1:])
+
+
+def test_stateful_runs_batches_in_input_order(small_bilm):
+    embedder = ElmoEmbedder(small_bilm, batch_size=2, state="stateful")
+    batches = list(embedder.iter_batches([["a"], ["b", "c", "d"], ["e"], ["f", "g"]]))
+    assert [b.indices for b in batches] == [[0, 1], [2, 3]]
+
+
+@pytest.mark.parametrize("state", ["random", None, 0, "Warm"])
+def test_unknown_state_policy(small_bilm, state):
+    with pytest.raises(ValueError, match="state must be one of"):
+        ElmoEmbedder(small_bilm, state=state)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, "8", True])
+def test_bad_batch_size(small_bilm, batch_size):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        ElmoEmbedder(small_bilm, batch_size=batch_size)
+
+
+def test_untokenized_sentence_names_its_position(small_bilm):
+    with pytest.raises(TypeError, match="Sentence 1 is a str"):
+        ElmoEmbedder(small_bilm).embed_sentences([["ok"], "not tokenized"])

@@ -1,0 +1,281 @@
+"""The biLM trainer: data streams, learning, checkpoints and resume, export."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from skelmo import BiLM, batch_to_ids, read_model
+from skelmo._format import expected_shapes, token_to_ids
+from skelmo.testing import make_options
+from skelmo.training import default_options, evaluate_perplexity, train
+from skelmo.training._data import (
+    Vocabulary,
+    count_words,
+    epoch_rows,
+    n_windows,
+    read_corpus,
+    windows,
+)
+from skelmo.training._model import TrainableBiLM, _trim_padding
+
+OPTIONS = make_options(char_dim=4, filters=((1, 4), (2, 8), (3, 8)), n_highway=1,
+                       projection_dim=8, cell_dim=16, n_layers=2)
+SMALL = {"options": OPTIONS, "batch_size": 4, "unroll_steps": 5, "vocab_size": 40,
+         "min_count": 1, "warmup_steps": 2, "learning_rate": 1e-2, "progress": False,
+         "device": "cpu"}
+SUBJECTS = ["the cat", "a dog", "my friend", "the old man", "her sister"]
+VERBS = ["sees", "likes", "finds", "follows"]
+OBJECTS = ["the ball", "a bird", "the red house", "some bread", "the river"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_torch_thread):
+    """Bitwise comparisons need a fixed number of threads."""
+
+
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory):
+    """A small regular language: sentences a biLM can learn in a few steps."""
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("corpus")
+
+    def sentences(n):
+        return [f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} ."
+                for _ in range(n)]
+
+    (root / "train.txt").write_text("\n".join(sentences(400)) + "\n", encoding="utf-8")
+    (root / "heldout.txt").write_text("\n".join(sentences(40)) + "\n", encoding="utf-8")
+    return root / "train.txt", root / "heldout.txt"
+
+
+def _weights(model_dir):
+    with h5py.File(model_dir / "weights.hdf5", "r") as f:
+        return {name: f[name][()] for name in expected_shapes(OPTIONS)}
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def test_vocabulary_orders_by_frequency_then_word(tmp_path):
+    counts = count_words_of(tmp_path, "b a c a b a d\nc b z\n")
+    vocabulary = Vocabulary.from_counts(counts, max_size=6, min_count=2)
+    assert vocabulary.words == ("<S>", "</S>", "<UNK>", "a", "b", "c")
+    path = tmp_path / "vocab.txt"
+    vocabulary.save(path)
+    assert Vocabulary.load(path) == vocabulary
+
+
+def count_words_of(tmp_path, text):
+    path = tmp_path / "text.txt"
+    path.write_text(text, encoding="utf-8")
+    return count_words(path)
+
+
+def test_read_corpus_maps_rare_words_to_unk(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("a b rare\n\nb a\n", encoding="utf-8")
+    vocabulary = Vocabulary(("<S>", "</S>", "<UNK>", "a", "b"))
+    corpus = read_corpus(path, vocabulary)
+    assert corpus.types == ["<S>", "</S>", "a", "b", "rare"]
+    assert [s.tolist() for s in corpus.sentences] == [[2, 3, 4], [3, 2]]
+    assert corpus.targets.tolist() == [0, 1, 3, 4, 2]
+    assert torch.equal(corpus.char_ids[4], torch.from_numpy(token_to_ids("rare")))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no sentences"):
+        read_corpus(empty, vocabulary)
+
+
+def test_windows_cover_the_rows_and_read_them_backwards(corpus_files):
+    vocabulary = Vocabulary.from_counts(count_words(corpus_files[0]), 40, 1)
+    corpus = read_corpus(corpus_files[0], vocabulary)
+    rows = epoch_rows(corpus, batch_size=4, seed=3, epoch=1)
+    assert rows.shape[0] == 4
+    # Every sentence brings one <S> (type 0) and one </S> (type 1); the rows
+    # cut at most one sentence short at the end.
+    assert abs(int((rows == 0).sum()) - int((rows == 1).sum())) <= 1
+    steps = 5
+    all_windows = list(windows(corpus, 4, steps, seed=3, epoch=1))
+    assert len(all_windows) == n_windows(corpus, 4, steps) > 0
+    for k, window in enumerate(all_windows):
+        assert window.forward.shape == (4, steps + 1)
+        np.testing.assert_array_equal(window.forward.numpy(),
+                                      rows[:, k * steps: (k + 1) * steps + 1])
+        np.testing.assert_array_equal(window.backward.numpy(),
+                                      rows[:, ::-1][:, k * steps: (k + 1) * steps + 1])
+    # Consecutive windows overlap by one token: each target is the next input.
+    assert torch.equal(all_windows[0].forward[:, -1], all_windows[1].forward[:, 0])
+    # Resuming at a window gives the same windows; another epoch another order.
+    resumed = list(windows(corpus, 4, steps, seed=3, epoch=1, start=2))
+    assert torch.equal(resumed[0].forward, all_windows[2].forward)
+    assert not np.array_equal(epoch_rows(corpus, 4, seed=3, epoch=2), rows)
+
+
+def test_trimmed_characters_give_the_engines_token_vectors():
+    model = TrainableBiLM(OPTIONS, torch.Generator().manual_seed(1), dropout=0.0).eval()
+    bilm = BiLM.from_weights(OPTIONS, model.to_weights())
+    tokens = ["a", "word", "x" * 30, "y" * 48, "<S>", "</S>", "h\u00e9llo"]
+    char_ids = torch.from_numpy(np.stack([token_to_ids(t) for t in tokens]))
+    assert _trim_padding(char_ids[:2], 3).shape[1] == 6 + 3
+    with torch.no_grad():
+        np.testing.assert_allclose(model.encode(char_ids).numpy(),
+                                   bilm.encode_tokens(char_ids).numpy(), atol=1e-6)
+        np.testing.assert_allclose(model.encode(char_ids[:2]).numpy(),
+                                   model.encode(char_ids)[:2].numpy(), atol=1e-6)
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+def test_training_lowers_the_loss_and_exports_a_loadable_model(corpus_files, tmp_path):
+    losses = []
+    result = train(corpus_files[0], tmp_path / "model", heldout=corpus_files[1],
+                   max_steps=60, seed=0, callback=lambda step, loss: losses.append(loss),
+                   **SMALL)
+    assert result.steps == 60 and len(losses) == 60
+    assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:5])
+    assert math.isclose(result.train_perplexity, math.exp(np.mean(losses[-60:])), rel_tol=1e-3)
+    # A regular language: held-out perplexity far below the vocabulary size.
+    n_words = len(Vocabulary.load(tmp_path / "model" / "vocab.txt"))
+    assert result.heldout.mean < 0.5 * n_words, (result.heldout, n_words)
+    assert result.heldout == evaluate_perplexity(tmp_path / "model", corpus_files[1],
+                                                 batch_size=4, unroll_steps=5, device="cpu")
+    log = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert log["steps"] == 60 and log["heldout_perplexity"]["mean"] == result.heldout.mean
+
+    options, _ = read_model(tmp_path / "model" / "options.json",
+                                  tmp_path / "model" / "weights.hdf5")
+    assert options == OPTIONS
+    assert set(_weights(tmp_path / "model")) == set(expected_shapes(OPTIONS))
+
+
+def test_exported_model_gives_the_engine_the_trained_outputs(corpus_files, tmp_path):
+    train(corpus_files[0], tmp_path, max_steps=5, seed=0, **SMALL)
+    options, weights = read_model(tmp_path / "options.json", tmp_path / "weights.hdf5")
+    model = TrainableBiLM(options, torch.Generator().manual_seed(9), dropout=0.0).eval()
+    model.load_weights(weights)
+    bilm = BiLM.from_files(tmp_path / "options.json", tmp_path / "weights.hdf5")
+    sentences = [["the", "cat", "sees", "a", "bird", "."], ["unseen", "words", "too"]]
+    expected = bilm(batch_to_ids(sentences), keep_boundaries=True)
+    with torch.no_grad():
+        for row, sentence in enumerate(sentences):
+            tokens = ["<S>", *sentence, "</S>"]
+            x = model.encode(torch.from_numpy(np.stack([token_to_ids(t) for t in tokens])))[None]
+            h, c = model.zero_state(1, torch.device("cpu"))
+            forward, _, _ = model.run_direction(0, x, (h[0], c[0]))
+            backward, _, _ = model.run_direction(1, x.flip(1), (h[1], c[1]))
+            top = torch.cat([forward[0], backward[0].flip(0)], dim=-1)
+            n = len(tokens)
+            np.testing.assert_allclose(expected.layers[-1][row, :n].numpy(), top.numpy(),
+                                       atol=1e-5)
+            np.testing.assert_allclose(expected.layers[0][row, :n].numpy(),
+                                       torch.cat([x[0], x[0]], -1).numpy(), atol=1e-5)
+
+
+def test_same_seed_same_model_other_seed_other_model(corpus_files, tmp_path):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        train(corpus_files[0], tmp_path / name, max_steps=4, seed=seed, **SMALL)
+    a, b, c = (_weights(tmp_path / n) for n in "abc")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["char_embed"], c["char_embed"])
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, RuntimeError])
+def test_resume_after_an_interruption_gives_the_uninterrupted_model(
+        corpus_files, tmp_path, interruption):
+    settings = dict(max_steps=9, seed=0, checkpoint_every=3, **SMALL)
+    reference = []
+    train(corpus_files[0], tmp_path / "whole", callback=lambda s, loss: reference.append(loss),
+          **settings)
+
+    def stop_at_step_5(step, loss):
+        if step == 5:
+            raise interruption("stopped")
+
+    with pytest.raises(interruption):
+        train(corpus_files[0], tmp_path / "split", callback=stop_at_step_5, **settings)
+    saved = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    # Ctrl-C saves where it stopped; another failure leaves the last periodic checkpoint.
+    assert saved["step"] == (5 if interruption is KeyboardInterrupt else 3)
+    assert not (tmp_path / "split" / "weights.hdf5").exists()
+    resumed = []
+    result = train(corpus_files[0], tmp_path / "split",
+                   callback=lambda s, loss: resumed.append(loss), **settings)
+    assert result.steps == 9
+    assert resumed == reference[saved["step"]:]
+    whole, split = _weights(tmp_path / "whole"), _weights(tmp_path / "split")
+    assert all(np.array_equal(whole[k], split[k]) for k in whole)
+
+
+def test_resume_refuses_a_checkpoint_from_other_arguments(corpus_files, tmp_path):
+    train(corpus_files[0], tmp_path, max_steps=2, seed=0, **SMALL)
+    with pytest.raises(ValueError, match="other arguments"):
+        train(corpus_files[0], tmp_path, max_steps=2, seed=1, **SMALL)
+    result = train(corpus_files[0], tmp_path, max_steps=2, seed=1, resume=False,
+                   **SMALL)
+    assert result.steps == 2
+
+
+def test_a_finished_run_called_again_does_no_more_steps(corpus_files, tmp_path):
+    train(corpus_files[0], tmp_path, max_steps=3, seed=0, **SMALL)
+    calls = []
+    result = train(corpus_files[0], tmp_path, max_steps=3, seed=0,
+                   callback=lambda s, loss: calls.append(s), **SMALL)
+    assert result.steps == 3 and calls == []
+
+
+def test_epochs_set_the_number_of_steps(corpus_files, tmp_path):
+    vocabulary = Vocabulary.from_counts(count_words(corpus_files[0]), 40, 1)
+    per_epoch = n_windows(read_corpus(corpus_files[0], vocabulary), 4, 5)
+    result = train(corpus_files[0], tmp_path, epochs=2, seed=0,
+                   **{**SMALL, "batch_size": 4, "unroll_steps": 5})
+    assert result.steps == 2 * per_epoch
+
+
+def test_too_little_text_is_a_clear_error(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("one two\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="too"):
+        train(path, tmp_path / "out", max_steps=1, **SMALL)
+
+
+def test_evaluate_needs_a_trained_model_directory(tmp_path, corpus_files):
+    with pytest.raises(FileNotFoundError, match="not a directory written by skelmo.train"):
+        evaluate_perplexity(tmp_path, corpus_files[1])
+
+
+def test_default_options_fit_the_size_limit_of_a_bundled_model():
+    shapes = expected_shapes(default_options())
+    n_parameters = sum(int(np.prod(s)) for s in shapes.values())
+    assert 4 * n_parameters < 25 * 2**20
+
+
+def test_command_line_trains_and_resumes(corpus_files, tmp_path, capsys):
+    from skelmo.cli import main
+
+    options_file = tmp_path / "arch.json"
+    options_file.write_text(json.dumps(OPTIONS.to_dict()), encoding="utf-8")
+    args = ["train", str(corpus_files[0]), str(tmp_path / "model"), "--options",
+            str(options_file),
+            "--heldout", str(corpus_files[1]), "--steps", "4", "--batch-size", "4",
+            "--unroll-steps", "5", "--vocab-size", "40", "--min-count", "1", "--device", "cpu",
+            "--learning-rate", "0.01", "--warmup-steps", "2", "--checkpoint-every", "2",
+            "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "4 steps" in out and "held-out perplexity" in out
+    direct = train(corpus_files[0], tmp_path / "direct", heldout=corpus_files[1], max_steps=4,
+                   checkpoint_every=2, **SMALL)
+    assert _weights(tmp_path / "model").keys() == _weights(tmp_path / "direct").keys()
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(tmp_path / "model").values(),
+                                                    _weights(tmp_path / "direct").values()))
+    assert f"{direct.heldout.mean:.1f}" in out
+    # Other arguments over the same checkpoint: a one-line error, exit status 1.
+    assert main([*args[:-1], "--seed", "5", "--no-progress"]) == 1
+    assert "other arguments" in capsys.readouterr().err

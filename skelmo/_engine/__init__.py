@@ -28,7 +28,7 @@ from ._cache import (
     load_bilm_with_identity,
     model_identity,
 )
-from ._device import resolve_device
+from ._device import check_n_threads, resolve_device, torch_threads
 from ._embed import ElmoEmbedder, EmbeddedBatch, check_batch_size
 from ._layout import conv_from_torch, conv_to_torch, highway_from_torch, highway_to_torch
 from ._state import STATE_POLICIES, StatefulCarry, check_state_policy, warm_state
@@ -48,6 +48,7 @@ __all__ = [
     "StatefulCarry",
     "activation_cache",
     "check_batch_size",
+    "check_n_threads",
     "check_state_policy",
     "clear_model_cache",
     "conv_from_torch",
@@ -59,5 +60,6 @@ __all__ = [
     "load_bilm_with_identity",
     "model_identity",
     "resolve_device",
+    "torch_threads",
     "warm_state",
 ]

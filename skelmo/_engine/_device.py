@@ -1,10 +1,51 @@
-"""Choosing the torch device a model runs on."""
+"""Choosing the torch device a model runs on, and its number of CPU threads."""
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
-__all__ = ["resolve_device"]
+__all__ = ["check_n_threads", "resolve_device", "torch_threads"]
+
+
+def check_n_threads(n_threads: object) -> int | None:
+    """Return ``n_threads`` if it is None or a positive integer, else raise ValueError."""
+    if n_threads is None:
+        return None
+    if not isinstance(n_threads, numbers.Integral) or isinstance(n_threads, bool) \
+            or n_threads < 1:
+        raise ValueError(f"n_threads must be None or a positive integer, got {n_threads!r}.")
+    return int(n_threads)
+
+
+@contextmanager
+def torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run the ``with`` block with torch on ``n_threads`` CPU threads, then restore the setting.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Threads for torch's CPU operations; None leaves torch's setting as it is
+        (by default, one per core).
+
+    Notes
+    -----
+    Torch's thread count is one setting for the whole process: two blocks
+    running at once in threads of one process share it.
+    """
+    n_threads = check_n_threads(n_threads)
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

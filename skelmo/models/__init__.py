@@ -42,6 +42,12 @@ Verification
     checks the files against it. A mismatch raises
     :class:`ModelIntegrityError`; re-download with
     ``skelmo download NAME --force`` or delete the model's directory.
+    Every hop of a redirect must pass the same address check as the
+    registered URL (``https://`` only; never to a local file). Whatever goes
+    wrong, a download fails with a :class:`ModelDownloadError` naming the
+    URL. Both files are fetched and verified under temporary names before
+    either replaces a cached copy, so a failed ``--force`` re-download leaves
+    the verified copy as it was.
 
 Your own models
     :func:`register` names a local directory, a pair of local files (used in

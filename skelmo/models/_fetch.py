@@ -1,15 +1,19 @@
-"""Fetch one file from a URL into place: streamed, size-checked, verified, atomic.
+"""Fetch one file from a URL into a file of the caller's: streamed, size-checked, verified.
 
-A file is written under a temporary name (``.NAME.XXXX.part``) in its
-destination directory and renamed to its final name only once it is complete
-and has passed its checks, so an interrupted or failed download never leaves
-a file that a later run would load.
+The caller gives a temporary file (the registry uses ``.NAME.XXXX.part`` in
+the model's directory) and renames it to its final name only once every file
+of the model is complete and has passed its checks, so an interrupted or
+failed download never leaves a file that a later run would load.
 
 Remote files must come over ``https://``. ``file://`` URLs and plain paths
 read a local copy. Plain ``http://`` is refused, except to ``127.0.0.1`` or
 ``localhost`` when the environment variable ``SKELMO_ALLOW_INSECURE_LOCALHOST``
 is ``1``: that switch exists for skelmo's own tests, which serve models from a
-local HTTP server; do not set it otherwise.
+local HTTP server; do not set it otherwise. The same rule holds for every hop
+of a redirect, except that a server can never redirect to a local file
+(``file://``) or to any other scheme: downloads go through an opener of
+skelmo's own whose redirect handler checks each new address before it is
+requested.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .._utils import atomic_path, progress_bar
+from .._utils import progress_bar
 
 __all__ = ["ModelDownloadError", "check_url", "fetch", "is_local", "local_path"]
 
@@ -72,16 +76,59 @@ def check_url(url: str) -> None:
     """Raise :class:`ModelDownloadError` unless ``url`` may be fetched."""
     if is_local(url):
         return
+    if not _remote_allowed(url):
+        raise ModelDownloadError(
+            url,
+            "only https:// URLs (or file:// URLs and local paths) are allowed for model files.",
+        )
+
+
+def _remote_allowed(url: str) -> bool:
+    """Whether ``url`` is a network address files may come from (never a local file)."""
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "https":
-        return
-    if scheme == "http" and parts.hostname in _LOCAL_HOSTS \
-            and os.environ.get(_INSECURE_ENV) == "1":
-        return
-    raise ModelDownloadError(
-        url, "only https:// URLs (or file:// URLs and local paths) are allowed for model files."
-    )
+        return True
+    return (scheme == "http" and parts.hostname in _LOCAL_HOSTS
+            and os.environ.get(_INSECURE_ENV) == "1")
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to an address :func:`check_url` allows, and never to a file."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        _check_redirect(req.full_url, newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    def http_error_302(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                       headers: Any) -> Any:
+        # urllib itself turns a redirect to a scheme it will not follow (file://, data:)
+        # into an HTTPError before redirect_request is asked; check first, to say why.
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            try:
+                _check_redirect(req.full_url, urllib.parse.urljoin(req.full_url, location))
+            except ModelDownloadError:
+                fp.close()
+                raise
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _check_redirect(url: str, newurl: str) -> None:
+    if not _remote_allowed(newurl):
+        raise ModelDownloadError(
+            url,
+            f"the server redirected to {newurl}, which is refused: model files may come "
+            "only from https:// addresses, and a server may not redirect to a local file.",
+        )
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """The opener of skelmo's downloads (the process-wide one is left alone)."""
+    return urllib.request.build_opener(_RedirectHandler)
 
 
 def fetch(
@@ -92,15 +139,20 @@ def fetch(
     timeout: float = 60.0,
     progress: bool | None = None,
     verify: Callable[[Path], None] | None = None,
+    what: str = "file",
+    label: str | None = None,
 ) -> tuple[int, str]:
-    """Download ``url`` to ``destination``, replacing it atomically once verified.
+    """Download ``url`` into ``destination`` and verify it there.
+
+    ``destination`` is the caller's temporary file: it is overwritten, and on
+    any failure left for the caller to delete.
 
     Parameters
     ----------
     url : str
         ``https://`` URL, ``file://`` URL or local path.
     destination : Path
-        Final path; its directory must exist.
+        The file to write; its directory must exist.
     expected_size : int, optional
         Size in bytes the file must have.
     timeout : float, default=60.0
@@ -109,28 +161,56 @@ def fetch(
         Show a tqdm progress bar (True needs tqdm); None: when stderr is a
         terminal and tqdm is installed.
     verify : callable, optional
-        Called with the complete temporary file; raises if it is not valid.
+        Called with the complete file; raises if it is not valid.
+    what : str, default="file"
+        What the file should be, for the message when ``verify`` fails
+        ("ELMo weights file").
+    label : str, optional
+        Name on the progress bar; defaults to ``destination``'s name.
 
     Returns
     -------
     size, sha256 : int, str
         Of the file now at ``destination``.
+
+    Raises
+    ------
+    ModelDownloadError
+        Naming ``url``, whatever went wrong: the address is refused, the
+        transfer failed or was incomplete, or ``verify`` rejected what came
+        (chained from ``verify``'s exception).
     """
     check_url(url)
-    with atomic_path(destination, suffix=".part") as tmp:
-        with open(tmp, "wb") as out:
-            if is_local(url):
-                size, digest = _copy_local(url, out)
-            else:
-                size, digest = _stream(url, out, timeout, progress, destination.name)
-        if expected_size is not None and size != expected_size:
+    with open(destination, "wb") as out:
+        if is_local(url):
+            size, digest = _copy_local(url, out)
+        else:
+            size, digest = _stream(url, out, timeout, progress, label or destination.name)
+    if expected_size is not None and size != expected_size:
+        raise ModelDownloadError(
+            url, f"got {size} bytes but expected {expected_size}; the file is incomplete "
+            "or not the published one."
+        )
+    if verify is not None:
+        try:
+            verify(destination)
+        except ModelDownloadError:
+            raise
+        except Exception as exc:
+            source = "the file" if is_local(url) else "what the server sent"
             raise ModelDownloadError(
-                url, f"got {size} bytes but expected {expected_size}; the file is incomplete "
-                "or not the published one."
-            )
-        if verify is not None:
-            verify(tmp)
+                url, f"{source} is not a valid {what}: {_without_path(exc, destination)}"
+            ) from exc
     return size, digest
+
+
+def _without_path(exc: Exception, path: Path) -> str:
+    """``exc``'s message with no mention of ``path``, a temporary file the user never sees."""
+    message = str(exc)
+    where = str(getattr(exc, "path", None) or "")
+    if where == str(path) and message.startswith(where):
+        message = message[len(where):].lstrip(" :")  # "PATH [key]: why" -> "[key]: why"
+    return message.replace(str(path), "the downloaded file")
 
 
 def _copy_local(url: str, out: BinaryIO) -> tuple[int, str]:
@@ -156,7 +236,7 @@ def _stream(url: str, out: BinaryIO, timeout: float, progress: bool | None,
     size = 0
     declared: int | None = None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _opener().open(request, timeout=timeout) as response:
             declared = _content_length(response)
             with progress_bar("auto" if progress is None else progress, total=declared,
                               desc=label, unit="B", unit_scale=True,
@@ -166,6 +246,8 @@ def _stream(url: str, out: BinaryIO, timeout: float, progress: bool | None,
                     digest.update(chunk)
                     size += len(chunk)
                     bar.update(len(chunk))
+    except ModelDownloadError:  # a refused redirect
+        raise
     except urllib.error.HTTPError as exc:
         raise ModelDownloadError(url, f"the server answered HTTP {exc.code} {exc.reason}.") \
             from None

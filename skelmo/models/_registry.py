@@ -6,11 +6,18 @@ import json
 import os
 import re
 import sys
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .._format import ModelFileError, ModelFileNotFoundError, read_model, read_options
+from .._format import (
+    ElmoOptions,
+    ModelFileError,
+    ModelFileNotFoundError,
+    read_options,
+    read_weights,
+)
 from .._utils import atomic_path, sha256_file
 from ._fetch import ModelDownloadError, check_url, fetch, is_local, local_path
 from ._filelock import file_lock
@@ -498,16 +505,17 @@ def _fetch_into_cache(entry: RegisteredModel, cache_dir: str | os.PathLike[str] 
     name = entry.name
     root = _root(cache_dir)
     directory = model_directory(name, cache_dir=cache_dir)
+    manifest_file = directory / _MANIFEST_NAME
     with file_lock(_lock_file(root, name)):
-        if not force and (directory / _MANIFEST_NAME).is_file():
+        if not force and manifest_file.is_file():
             return _verified_files(entry, directory)
         directory.mkdir(parents=True, exist_ok=True)
         # Left over by an interrupted run: only a lock holder writes them.
-        for stale in directory.glob(".*.part"):
+        for stale in (*directory.glob(".*.part"), *directory.glob(".*.tmp")):
             stale.unlink(missing_ok=True)
-        (directory / _MANIFEST_NAME).unlink(missing_ok=True)
         options_file, weight_file = directory / _OPTIONS_NAME, directory / _WEIGHTS_NAME
         assert entry.options is not None and entry.weights is not None
+        parsed: list[ElmoOptions] = []
 
         def check_options(path: Path) -> None:
             options = read_options(path)
@@ -517,21 +525,51 @@ def _fetch_into_cache(entry: RegisteredModel, cache_dir: str | os.PathLike[str] 
                     f"the options describe a model with output width {options.output_dim}, "
                     f"but {name!r} is registered with dim={entry.dim}.",
                 )
+            parsed.append(options)
 
         def check_weights(path: Path) -> None:
-            read_model(options_file, path)  # every dataset, shape and value readable
+            read_weights(path, parsed[0])  # every dataset, shape and value readable
 
         files = {}
-        for url, path, size, check in (
-            (entry.options, options_file, entry.options_size, check_options),
-            (entry.weights, weight_file, entry.weights_size, check_weights),
-        ):
-            n_bytes, sha256 = fetch(url, path, expected_size=size, timeout=timeout,
-                                    progress=progress, verify=check)
-            files[path.name] = {"url": url, "size": n_bytes, "sha256": sha256}
-        _write_json_atomically(directory / _MANIFEST_NAME,
+        with ExitStack() as staged:
+            # Both files are fetched and verified under temporary names first: until both
+            # have passed, a copy already in place stays as it was, manifest and all.
+            for url, path, size, check, what in (
+                (entry.options, options_file, entry.options_size, check_options,
+                 "ELMo options file"),
+                (entry.weights, weight_file, entry.weights_size, check_weights,
+                 "ELMo weights file"),
+            ):
+                tmp = staged.enter_context(atomic_path(path, suffix=".part"))
+                n_bytes, sha256 = fetch(url, tmp, expected_size=size, timeout=timeout,
+                                        progress=progress, verify=check, what=what,
+                                        label=path.name)
+                files[path.name] = {"url": url, "size": n_bytes, "sha256": sha256}
+            # Leaving the block renames both into place. The old manifest goes first, so a
+            # directory left half swapped by a crash has none: it reads as not downloaded
+            # (and is fetched again), never as a verified model of mixed files.
+            manifest_file.unlink(missing_ok=True)
+        _write_json_atomically(manifest_file,
                                {"format": _MANIFEST_FORMAT, "name": name, "files": files})
     return options_file, weight_file
+
+
+def bundled_model_files() -> tuple[Path, Path]:
+    """The two files of the model that ships with skelmo, :data:`BUNDLED_MODEL`.
+
+    Reads no registry file: the bundled model needs none, so a damaged
+    ``registry.json`` cannot keep the estimators' default from loading.
+
+    Returns
+    -------
+    options_file, weight_file : Path
+
+    Raises
+    ------
+    ModelFileNotFoundError
+        If the installation lacks the bundled files.
+    """
+    return _in_place(_BUILTIN[BUNDLED_MODEL])
 
 
 def _in_place(entry: RegisteredModel) -> tuple[Path, Path]:

@@ -8,7 +8,13 @@ from typing import Any
 
 from .._format import ModelFileError, ModelFileNotFoundError
 from ._local import files_in_directory, files_of_pair
-from ._registry import BUNDLED_MODEL, available_models, get_model_files, lookup
+from ._registry import (
+    BUNDLED_MODEL,
+    available_models,
+    bundled_model_files,
+    get_model_files,
+    lookup,
+)
 
 __all__ = ["resolve_model"]
 
@@ -22,7 +28,8 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
         A directory holding ``options.json`` and one weights ``.hdf5`` file,
         the name of a registered model (see :mod:`skelmo.models`; downloaded
         on first use), or the two files. None means the bundled model,
-        :data:`skelmo.models.BUNDLED_MODEL`.
+        :data:`skelmo.models.BUNDLED_MODEL`, always the files that ship with
+        skelmo (no registry file is read for it).
         A string naming an existing directory is that directory, even if it
         is also a registered name.
 
@@ -32,7 +39,7 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
     """
     if model is None:
         try:
-            return get_model_files(BUNDLED_MODEL)
+            return bundled_model_files()
         except ModelFileNotFoundError as exc:
             raise ModelFileNotFoundError(
                 exc.path,

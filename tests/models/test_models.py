@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +19,15 @@ import pytest
 
 from skelmo import ElmoVectorizer, ModelFileError, ModelFileNotFoundError, models
 from skelmo._format import read_options
-from skelmo.models import ModelDownloadError, ModelIntegrityError, _registry, resolve_model
+from skelmo.models import (
+    ModelDownloadError,
+    ModelIntegrityError,
+    _fetch,
+    _registry,
+    resolve_model,
+)
 from skelmo.testing import make_random_model
-from tests._http_server import SLOW_SECONDS, ModelServer
+from tests._http_server import SLOW_SECONDS, LocalServer, ModelServer
 
 TINY = dict(filters=((1, 4), (2, 8)), n_highway=1, projection_dim=8, cell_dim=16, n_layers=1)
 TINY_DIM = 16
@@ -51,6 +60,51 @@ def register_served(server, mode="good", name="tiny", weights_mode=None, **kwarg
         name, options=f"{server.url}/{mode if mode != 'drop' else 'good'}/options.json",
         weights=f"{server.url}/{weights_mode}/weights.hdf5", replace=True, **kwargs,
     )
+
+
+class ScriptedServer(LocalServer):
+    """Answer each path with what the test put in ``routes``: a redirect or a given body.
+
+    ``routes[path]`` is ``("redirect", location)`` (a 302 to ``location``) or
+    ``("body", data, content_length)`` (a 200 with ``data``; ``content_length``
+    None sends no Content-Length header, and the connection closes after the body).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes: dict[str, tuple] = {}
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        route = self.routes.get(request.path)
+        try:
+            if route is None:
+                request.send_error(404)
+            elif route[0] == "redirect":
+                request.send_response(302)
+                request.send_header("Location", route[1])
+                request.send_header("Content-Length", "0")
+                request.end_headers()
+            else:
+                _, data, content_length = route
+                request.send_response(200)
+                if content_length is not None:
+                    request.send_header("Content-Length", str(content_length))
+                request.send_header("Content-Type", "text/html" if data.startswith(b"<")
+                                    else "application/octet-stream")
+                request.end_headers()
+                request.wfile.write(data)
+            request.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@pytest.fixture
+def scripted():
+    with ScriptedServer() as server:
+        yield server
+
+
+HTML = b"<!DOCTYPE html><html><body><h1>Welcome</h1><p>Please sign in.</p></body></html>\n"
 
 
 def leftovers(home: Path) -> list[str]:
@@ -286,9 +340,14 @@ def test_wrong_dim_is_rejected(served, home):
 def test_weights_that_do_not_match_the_options(served, tmp_path, home):
     other = make_random_model(tmp_path / "other", seed=0, **{**TINY, "n_layers": 2})
     models.register("mixed", options=served[1].as_uri(), weights=other[1].as_uri())
-    with pytest.raises(ModelFileError, match="not expected by the options"):
+    with pytest.raises(ModelDownloadError,
+                       match="not a valid ELMo weights file.*not expected by the options") \
+            as info:
         models.get_model_files("mixed")
-    assert "mixed/weights.hdf5" not in leftovers(home)
+    assert info.value.url == other[1].as_uri()
+    assert isinstance(info.value.__cause__, ModelFileError)
+    assert ".part" not in str(info.value)
+    assert leftovers(home) == []
 
 
 def test_slow_server_times_out(served, home):
@@ -378,9 +437,229 @@ def test_killed_download_leaves_nothing_loadable(served, home):
     assert not (directory / "manifest.json").exists()
     with pytest.raises(ModelFileNotFoundError):
         models.get_model_files("killed", download=False)
-    with pytest.raises(ModelFileError, match="found 0"):  # the partial file is never picked up
+    # The partial files are never picked up, not even the options that came complete.
+    with pytest.raises(ModelFileError, match="expected an options.json"):
         ElmoVectorizer(model=str(directory)).transform(["x"])
     register_served(server, name="killed")  # now from a well-behaved address
     _, weight_file = models.download("killed")
     assert weight_file.read_bytes() == weights_src.read_bytes()
     assert not list(directory.glob("*.part")) and not list(directory.glob(".*.part"))
+
+
+# -- redirects -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["localhost", "elsewhere", "file", "ftp"])
+def test_a_redirect_to_a_refused_address_is_not_followed(served, scripted, home, monkeypatch,
+                                                         target):
+    server, _, weights_src = served
+    port = server.httpd.server_address[1]
+    refused = {
+        # The same good file, from a host the insecure switch does not cover here: followed,
+        # it would download and cache a verified model.
+        "localhost": f"http://localhost:{port}/good/weights.hdf5",
+        "elsewhere": "http://example.invalid/weights.hdf5",
+        "file": weights_src.as_uri(),
+        "ftp": "ftp://127.0.0.1:9/weights.hdf5",
+    }[target]
+    monkeypatch.setattr(_fetch, "_LOCAL_HOSTS", ("127.0.0.1",))
+    scripted.routes["/weights.hdf5"] = ("redirect", refused)
+    models.register("tiny", options=f"{server.url}/good/options.json",
+                    weights=f"{scripted.url}/weights.hdf5")
+    with pytest.raises(ModelDownloadError, match=f"redirected to {re.escape(refused)}.*refused") \
+            as info:
+        models.get_model_files("tiny")
+    assert info.value.url == f"{scripted.url}/weights.hdf5"
+    assert leftovers(home) == []  # not even the options, fetched first
+    with pytest.raises(ModelFileNotFoundError):
+        models.get_model_files("tiny", download=False)
+
+
+def test_a_redirect_to_an_allowed_address_is_followed(served, scripted, home):
+    server, _, weights_src = served
+    scripted.routes["/w"] = ("redirect", "/again")
+    scripted.routes["/again"] = ("redirect", f"{server.url}/good/weights.hdf5")
+    models.register("tiny", options=f"{server.url}/good/options.json", weights=f"{scripted.url}/w")
+    _, weight_file = models.get_model_files("tiny")
+    assert weight_file.read_bytes() == weights_src.read_bytes()
+    manifest = json.loads((home / "models" / "tiny" / "manifest.json").read_text())
+    assert manifest["files"]["weights.hdf5"]["url"] == f"{scripted.url}/w"
+
+
+def _redirect(handler: urllib.request.HTTPRedirectHandler, url: str, newurl: str):
+    request = urllib.request.Request(url)
+    return handler.redirect_request(request, None, 302, "Found", {}, newurl)
+
+
+def test_every_redirect_hop_is_checked(monkeypatch):
+    handler = _fetch._RedirectHandler()
+    # https anywhere is followed.
+    assert _redirect(handler, "https://a.example/w", "https://b.example/w").full_url \
+        == "https://b.example/w"
+    for refused in ("http://b.example/w", "file:///etc/passwd", "ftp://b.example/w",
+                    "data:,weights", "/etc/passwd"):
+        with pytest.raises(ModelDownloadError, match=f"redirected to {re.escape(refused)}"):
+            _redirect(handler, "https://a.example/w", refused)
+    # Plain http to this machine only with the test switch.
+    monkeypatch.delenv("SKELMO_ALLOW_INSECURE_LOCALHOST")
+    for refused in ("http://localhost:8000/w", "http://127.0.0.1:8000/w"):
+        with pytest.raises(ModelDownloadError, match="refused"):
+            _redirect(handler, "https://a.example/w", refused)
+    monkeypatch.setenv("SKELMO_ALLOW_INSECURE_LOCALHOST", "1")
+    assert _redirect(handler, "https://a.example/w", "http://localhost:8000/w").full_url \
+        == "http://localhost:8000/w"
+    # skelmo's opener checks redirects; the process-wide one is left alone.
+    assert any(isinstance(h, _fetch._RedirectHandler) for h in _fetch._opener().handlers)
+    assert urllib.request._opener is None or not any(
+        isinstance(h, _fetch._RedirectHandler) for h in urllib.request._opener.handlers)
+
+
+# -- what the server sends instead of the file -----------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["html", "html-no-length", "short-length", "options-html"])
+def test_a_page_instead_of_the_file_is_a_download_error(served, scripted, home, case):
+    server, options_src, weights_src = served
+    weights = weights_src.read_bytes()
+    options_route = ("body", options_src.read_bytes(), options_src.stat().st_size)
+    weights_route = {
+        "html": ("body", HTML, len(HTML)),
+        "html-no-length": ("body", HTML, None),
+        "short-length": ("body", weights, len(weights) // 2),
+        "options-html": ("body", weights, len(weights)),
+    }[case]
+    if case == "options-html":
+        options_route = ("body", HTML, None)
+    scripted.routes["/options.json"] = options_route
+    scripted.routes["/weights.hdf5"] = weights_route
+    models.register("tiny", options=f"{scripted.url}/options.json",
+                    weights=f"{scripted.url}/weights.hdf5")
+    what = "options" if case == "options-html" else "weights"
+    with pytest.raises(ModelDownloadError, match=f"what the server sent is not a valid ELMo "
+                                                 f"{what} file: ") as info:
+        models.get_model_files("tiny")
+    file_name = "options.json" if what == "options" else "weights.hdf5"
+    assert info.value.url == f"{scripted.url}/{file_name}"
+    assert str(info.value).startswith(f"Could not download {info.value.url}: ")
+    assert isinstance(info.value.__cause__, ModelFileError)
+    assert ".part" not in str(info.value) and str(home) not in str(info.value)
+    assert leftovers(home) == []
+
+
+def test_no_content_length_is_fine_for_a_good_file(served, scripted):
+    _, options_src, weights_src = served
+    scripted.routes["/o"] = ("body", options_src.read_bytes(), None)
+    scripted.routes["/w"] = ("body", weights_src.read_bytes(), None)
+    models.register("tiny", options=f"{scripted.url}/o", weights=f"{scripted.url}/w")
+    assert models.get_model_files("tiny")[1].read_bytes() == weights_src.read_bytes()
+
+
+# -- a failed re-download keeps the verified copy --------------------------------------------
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.parametrize("failure", ["options-missing", "weights-missing", "drop", "html",
+                                     "mixed"])
+def test_a_failed_forced_download_keeps_the_verified_copy(served, scripted, home, tmp_path,
+                                                          failure):
+    server, options_src, weights_src = served
+    register_served(server)
+    options_file, weight_file = models.get_model_files("tiny")
+    directory = options_file.parent
+    before = _snapshot(directory)
+    if failure == "mixed":  # good files, but not of one model
+        other = make_random_model(tmp_path / "other", seed=0, **{**TINY, "n_layers": 2})
+        models.register("tiny", options=options_src.as_uri(), weights=other[1].as_uri(),
+                        replace=True)
+    elif failure == "html":
+        scripted.routes["/w"] = ("body", HTML, None)
+        models.register("tiny", options=f"{server.url}/good/options.json",
+                        weights=f"{scripted.url}/w", replace=True)
+    else:
+        modes = {"options-missing": ("missing", "good"), "weights-missing": ("good", "missing"),
+                 "drop": ("good", "drop")}[failure]
+        register_served(server, mode=modes[0], weights_mode=modes[1])
+    with pytest.raises(ModelDownloadError):
+        models.download("tiny", force=True)
+    assert _snapshot(directory) == before  # no temporary file left either
+    _registry._checked.clear()
+    assert models.get_model_files("tiny", download=False) == (options_file, weight_file)
+    assert weight_file.read_bytes() == weights_src.read_bytes()
+    assert models.is_downloaded("tiny")
+
+
+def test_a_crash_in_the_middle_of_the_swap_is_never_loaded(served, home, monkeypatch):
+    server, _, weights_src = served
+    register_served(server)
+    options_file, weight_file = models.get_model_files("tiny")
+    replace = os.replace
+    calls = []
+
+    def crash_on_second_rename(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process dies here
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_on_second_rename)
+    with pytest.raises(KeyboardInterrupt):
+        models.download("tiny", force=True)
+    monkeypatch.setattr(os, "replace", replace)
+    assert len(calls) == 2  # one file swapped in, the other not
+    assert not (options_file.parent / "manifest.json").exists()
+    assert not models.is_downloaded("tiny")
+    with pytest.raises(ModelFileNotFoundError):
+        models.get_model_files("tiny", download=False)
+    assert models.get_model_files("tiny")[1].read_bytes() == weights_src.read_bytes()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_killed_forced_download_keeps_the_verified_copy(served, home):
+    server, _, weights_src = served
+    register_served(server, name="kept", persist=True)
+    options_file, weight_file = models.get_model_files("kept")
+    directory = options_file.parent
+    before = _snapshot(directory)
+    register_served(server, weights_mode="trickle", name="kept", persist=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from skelmo import models; models.download('kept', force=True)"],
+        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    try:
+        while not list(directory.glob(".weights.hdf5.*.part")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the download never started"
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    assert list(directory.glob(".*.part"))  # what the killed run left behind
+    _registry._checked.clear()
+    assert models.get_model_files("kept", download=False) == (options_file, weight_file)
+    assert {name: data for name, data in _snapshot(directory).items()
+            if not name.startswith(".")} == before
+    # The next lock holder clears the leftovers.
+    register_served(server, name="kept", persist=True)
+    models.download("kept", force=True)
+    assert not list(directory.glob(".*"))
+    assert weight_file.read_bytes() == weights_src.read_bytes()
+
+
+# -- the bundled model needs no registry -----------------------------------------------------
+
+
+def test_a_corrupt_registry_file_does_not_stop_the_bundled_model(home):
+    home.mkdir(parents=True)
+    (home / "registry.json").write_text("{not json")
+    options_file, weight_file = resolve_model(None)
+    assert options_file.parent == Path(_registry._BUILTIN[models.BUNDLED_MODEL].directory)
+    assert ElmoVectorizer().fit_transform(["a b"]).shape == (1, 256)
+    # Names that need the registry still report the file.
+    for call in (lambda: models.lookup("mine"), lambda: resolve_model("mine"),
+                 models.available_models):
+        with pytest.raises(ModelFileError, match="registry.json: not a valid skelmo registry"):
+            call()

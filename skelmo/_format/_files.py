@@ -7,11 +7,14 @@ their TensorFlow orientation; converting them for PyTorch is the job of
 :mod:`skelmo._engine`.
 
 Every problem with the files raises :class:`ModelFileError`, naming the file
-and the key or dataset at fault.
+and the key or dataset at fault: a corrupt or truncated file, weights that are
+not finite, and, for files :func:`write_model` wrote, values that no longer
+match the SHA-256 checksum stored with each dataset.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -49,6 +52,15 @@ _ACTIVATIONS = ("relu", "tanh")
 # Datasets in these groups belong to the biLM; any the options do not expect
 # means the file holds a different architecture (more layers, filters, ...).
 _MODEL_DATASET = re.compile(r"(char_embed|CNN|CNN_high_\d+|CNN_proj|RNN_\d+)(/|$)")
+# write_model stores on every dataset the SHA-256 of its values (little-endian
+# float32), and read_weights checks it where present: corrupted data then
+# fails to load instead of loading with other values. Published files have no
+# such attribute and are read as they are.
+_CHECKSUM_ATTRIBUTE = "skelmo_sha256"
+# HDF5 1.8 file format: unlike the earliest format, it checksums the file's
+# metadata (superblock, object headers with their attributes), so a corrupted
+# header is refused by HDF5 itself. Every HDF5 library since 1.8 (2008) reads it.
+_LIBVER = ("v108", "v108")
 
 
 class ModelFileError(ValueError):
@@ -281,27 +293,35 @@ def _lstm_prefix(direction: int, layer: int) -> str:
 
 def expected_shapes(options: ElmoOptions) -> dict[str, tuple[int, ...]]:
     """Map every dataset the weights file must hold to its shape."""
-    shapes: dict[str, tuple[int, ...]] = {"char_embed": (N_CHARACTER_ROWS, options.char_dim)}
+    return dict(_expected_items(options))
+
+
+def _expected_items(options: ElmoOptions) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """Every dataset the weights file must hold and its shape, one at a time.
+
+    Lazy, so that a reader stops at the first dataset a file lacks instead of
+    listing as many as a corrupt count (``"n_layers": 10000000000``) asks for.
+    """
+    yield "char_embed", (N_CHARACTER_ROWS, options.char_dim)
     for i, (width, channels) in enumerate(options.filters):
-        shapes[f"CNN/W_cnn_{i}"] = (1, width, options.char_dim, channels)
-        shapes[f"CNN/b_cnn_{i}"] = (channels,)
+        yield f"CNN/W_cnn_{i}", (1, width, options.char_dim, channels)
+        yield f"CNN/b_cnn_{i}", (channels,)
     n_filters = options.n_filters
     for k in range(options.n_highway):
-        shapes[f"CNN_high_{k}/W_carry"] = (n_filters, n_filters)
-        shapes[f"CNN_high_{k}/W_transform"] = (n_filters, n_filters)
-        shapes[f"CNN_high_{k}/b_carry"] = (n_filters,)
-        shapes[f"CNN_high_{k}/b_transform"] = (n_filters,)
+        yield f"CNN_high_{k}/W_carry", (n_filters, n_filters)
+        yield f"CNN_high_{k}/W_transform", (n_filters, n_filters)
+        yield f"CNN_high_{k}/b_carry", (n_filters,)
+        yield f"CNN_high_{k}/b_transform", (n_filters,)
     if options.uses_projection:
-        shapes["CNN_proj/W_proj"] = (n_filters, options.projection_dim)
-        shapes["CNN_proj/b_proj"] = (options.projection_dim,)
+        yield "CNN_proj/W_proj", (n_filters, options.projection_dim)
+        yield "CNN_proj/b_proj", (options.projection_dim,)
     gates = 4 * options.cell_dim
     for direction in range(2):
         for layer in range(options.n_layers):
             prefix = _lstm_prefix(direction, layer)
-            shapes[f"{prefix}/W_0"] = (2 * options.projection_dim, gates)
-            shapes[f"{prefix}/B"] = (gates,)
-            shapes[f"{prefix}/W_P_0"] = (options.cell_dim, options.projection_dim)
-    return shapes
+            yield f"{prefix}/W_0", (2 * options.projection_dim, gates)
+            yield f"{prefix}/B", (gates,)
+            yield f"{prefix}/W_P_0", (options.cell_dim, options.projection_dim)
 
 
 def _flatten(weights: ElmoWeights) -> Iterator[tuple[str, np.ndarray]]:
@@ -355,15 +375,21 @@ def _assemble(options: ElmoOptions, get: Callable[[str], np.ndarray]) -> ElmoWei
 
 def check_weights(options: ElmoOptions, weights: ElmoWeights,
                   source: str | os.PathLike[str] = "<weights>") -> None:
-    """Raise :class:`ModelFileError` if ``weights`` do not fit ``options``."""
-    shapes = expected_shapes(options)
+    """Raise :class:`ModelFileError` if ``weights`` do not fit ``options``.
+
+    Every array must have the shape the options imply, a floating dtype, and
+    only finite values once stored as float32.
+    """
     flat = {name: np.asarray(array) for name, array in _flatten(weights)}
-    for name, shape in shapes.items():
+    expected = set()
+    for name, shape in _expected_items(options):
         if name not in flat:
             raise ModelFileError(source, "dataset missing.", name)
         _check_array(flat[name], shape, source, name)
+        _check_finite(_as_float32(flat[name]), source, name)
+        expected.add(name)
     for name in flat:
-        if name not in shapes:
+        if name not in expected:
             raise ModelFileError(source, "dataset not expected by the options.", name)
 
 
@@ -377,6 +403,54 @@ def _check_array(array: np.ndarray, shape: tuple[int, ...], source: Any, name: s
         )
     if not np.issubdtype(array.dtype, np.floating):
         raise ModelFileError(source, f"has dtype {array.dtype}, expected float32.", name)
+
+
+def _checksum(array: np.ndarray) -> str:
+    """SHA-256 (hex) of a float32 array's values, little-endian, in C order."""
+    return hashlib.sha256(np.ascontiguousarray(array, dtype="<f4").tobytes()).hexdigest()
+
+
+def _check_checksum(dataset: h5py.Dataset, array: np.ndarray, source: Any, name: str) -> None:
+    """Compare ``array`` (``dataset`` as read) with the checksum stored beside it, if any."""
+    try:
+        if _CHECKSUM_ATTRIBUTE not in dataset.attrs:
+            return
+        stored = dataset.attrs[_CHECKSUM_ATTRIBUTE]
+        stored = stored.decode("ascii") if isinstance(stored, bytes) else stored
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(
+            source, f"its {_CHECKSUM_ATTRIBUTE} attribute cannot be read; the file is corrupt "
+            f"({exc}).", name) from None
+    if not isinstance(stored, str) or not re.fullmatch(r"[0-9a-f]{64}", stored):
+        raise ModelFileError(
+            source, f"its {_CHECKSUM_ATTRIBUTE} attribute is not a SHA-256 digest; the file is "
+            "corrupt.", name)
+    if stored != _checksum(array):
+        raise ModelFileError(
+            source,
+            f"its values do not match the checksum written with them ({_CHECKSUM_ATTRIBUTE}); "
+            "the file is corrupt, or was changed after it was written (write it with "
+            "write_model, or delete the attribute to accept the change).",
+            name,
+        )
+
+
+def _as_float32(array: Any) -> np.ndarray:
+    """``array`` as float32; values too large for float32 become infinite, without a warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(array, dtype=np.float32)
+
+
+def _check_finite(array: np.ndarray, source: Any, name: str) -> None:
+    """Raise :class:`ModelFileError` if the float32 ``array`` holds NaN or infinite values."""
+    n_bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+    if n_bad:
+        raise ModelFileError(
+            source,
+            f"has {n_bad} value{'s' if n_bad != 1 else ''} not finite (NaN or infinite, "
+            f"as float32) out of {array.size}; the weights are corrupt.",
+            name,
+        )
 
 
 def read_options(path: str | os.PathLike[str]) -> ElmoOptions:
@@ -432,50 +506,85 @@ def read_weights(path: str | os.PathLike[str], options: ElmoOptions) -> ElmoWeig
         If the file does not exist.
     ModelFileError
         If it is not a readable HDF5 file, or a dataset is missing, has the
-        wrong shape or dtype, or belongs to a layer the options do not have.
+        wrong shape or dtype, holds values that are not finite (as float32),
+        does not match the checksum :func:`write_model` stored with it, or
+        belongs to a layer the options do not have.
+
+    Notes
+    -----
+    A dataset with a ``skelmo_sha256`` attribute (every dataset
+    :func:`write_model` writes) must hold values whose SHA-256, as
+    little-endian float32 in C order, is that attribute. Files without the
+    attribute (the published ELMo files) are read without it.
     """
     path = Path(path)
     if not path.is_file():
         raise ModelFileNotFoundError(path, "weights file not found.")
-    shapes = expected_shapes(options)
     try:
         if not h5py.is_hdf5(path):
             raise ModelFileError(path, "not an HDF5 file.")
         with h5py.File(path, "r") as fin:
-
-            def get(name: str) -> np.ndarray:
-                dataset = fin.get(name)
-                if not isinstance(dataset, h5py.Dataset):
-                    raise ModelFileError(
-                        path, "dataset missing; the file does not match options.json.", name
-                    )
-                _check_array(dataset, shapes[name], path, name)
-                try:
-                    return np.asarray(dataset[...], dtype=np.float32)
-                except (OSError, ValueError, RuntimeError) as exc:
-                    raise ModelFileError(
-                        path, f"cannot be read; the file may be truncated ({exc}).", name
-                    ) from None
-
-            weights = _assemble(options, get)
+            arrays = {name: _read_dataset(fin, path, name, shape)
+                      for name, shape in _expected_items(options)}
             found: list[str] = []
             fin.visititems(lambda name, obj: found.append(name)
                            if isinstance(obj, h5py.Dataset) else None)
             for name in found:
-                if name not in shapes and _MODEL_DATASET.match(name):
+                if name not in arrays and _MODEL_DATASET.match(name):
                     raise ModelFileError(
                         path,
                         "dataset not expected by the options; the file does not match "
                         "options.json.",
                         name,
                     )
-            return weights
     except ModelFileError:
         raise
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise ModelFileError(
             path, f"cannot be read as HDF5; the file may be truncated or corrupt ({exc})."
         ) from None
+    return _assemble(options, arrays.__getitem__)
+
+
+def _read_dataset(fin: h5py.File, path: Path, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """One dataset of the weights file, checked, as float32."""
+    try:
+        dataset = fin[name]
+    except KeyError as exc:
+        if not _link_missing(fin, name):
+            # The link is there but HDF5 cannot open what it points to (a
+            # metadata checksum fails, say): a corrupt file, not another model.
+            raise ModelFileError(
+                path, f"cannot be opened; the file is corrupt ({exc}).", name) from None
+        dataset = None
+    if not isinstance(dataset, h5py.Dataset):
+        raise ModelFileError(path, "dataset missing; the file does not match options.json.", name)
+    _check_array(dataset, shape, path, name)
+    try:
+        array = _as_float32(dataset[...])
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise ModelFileError(
+            path, f"cannot be read; the file may be truncated ({exc}).", name
+        ) from None
+    _check_finite(array, path, name)
+    _check_checksum(dataset, array, path, name)
+    return array
+
+
+def _link_missing(fin: h5py.File, name: str) -> bool:
+    """Whether some link on the path ``name`` is absent (rather than there but unopenable)."""
+    *parents, leaf = name.split("/")
+    group: h5py.Group = fin
+    for part in parents:
+        if group.get(part, getlink=True) is None:
+            return True
+        try:
+            group = group[part]
+        except KeyError:
+            return False
+        if not isinstance(group, h5py.Group):
+            return True
+    return group.get(leaf, getlink=True) is None
 
 
 def read_model(
@@ -523,7 +632,13 @@ def write_model(
     Both files are written to temporary names and renamed into place, so a
     failed write never leaves a half-written model behind. The options and
     weights are validated first, and a model that :func:`read_model` would
-    refuse raises :class:`ModelFileError` without writing anything.
+    refuse (weights that are not finite included) raises
+    :class:`ModelFileError` without writing anything.
+
+    The weights file uses the HDF5 1.8 file format, whose metadata is
+    checksummed, and each dataset carries the SHA-256 of its values in a
+    ``skelmo_sha256`` attribute, which :func:`read_weights` checks: a file
+    damaged after writing fails to load rather than loading other weights.
 
     Parameters
     ----------
@@ -536,7 +651,8 @@ def write_model(
     Raises
     ------
     ModelFileError
-        If the options are invalid or the weights do not match them.
+        If the options are invalid, or the weights do not match them or are
+        not all finite.
     """
     options_file, weight_file = Path(options_file), Path(weight_file)
     try:
@@ -551,9 +667,11 @@ def write_model(
     # anything, so a failure leaves the destinations as they were.
     with atomic_path(options_file) as options_tmp, atomic_path(weight_file) as weights_tmp:
         options_tmp.write_text(text, encoding="utf-8")
-        with h5py.File(weights_tmp, "w") as fout:
+        with h5py.File(weights_tmp, "w", libver=_LIBVER) as fout:
             for name, array in _flatten(weights):
-                fout.create_dataset(name, data=np.asarray(array, dtype=np.float32))
+                data = _as_float32(array)
+                dataset = fout.create_dataset(name, data=data)
+                dataset.attrs[_CHECKSUM_ATTRIBUTE] = np.bytes_(_checksum(data))
 
 
 def _is_int(value: Any) -> bool:

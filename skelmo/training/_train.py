@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
+import pickle
 import platform
+import re
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +27,7 @@ from typing import Any
 import torch
 
 from .._engine import resolve_device
-from .._format import ElmoOptions, read_model, write_model
+from .._format import ElmoOptions, ModelFileError, read_model, write_model
 from .._utils import atomic_path, check_progress, progress_bar
 from ._data import EncodedText, Vocabulary, count_words, n_windows, read_corpus, windows
 from ._model import LmSoftmax, TrainableBiLM
@@ -34,6 +38,11 @@ _CHECKPOINT = "checkpoint.pt"
 _SOFTMAX = "softmax.pt"
 _VOCABULARY = "vocab.txt"
 _LOG = "training.json"
+# What train() writes in a checkpoint and in the output layer's file; anything
+# else there means the file is not one of skelmo's.
+_CHECKPOINT_KEYS = ("config", "model", "softmax", "optimizer", "schedule", "h", "c", "rng",
+                    "cuda_rng", "step", "history", "elapsed")
+_SOFTMAX_KEYS = ("state", "cutoffs")
 OPTIONS_FILE = "options.json"
 WEIGHT_FILE = "weights.hdf5"
 
@@ -160,7 +169,9 @@ def train(
     A checkpoint is written every ``checkpoint_every`` steps and when the run
     is interrupted (Ctrl-C). Calling :func:`train` again with the same
     arguments resumes from it and gives the same model as an uninterrupted
-    run (on the same device and number of threads).
+    run (on the same device and number of threads). Checkpoints hold only
+    tensors and plain values, and are read with
+    ``torch.load(weights_only=True)``: reading one never runs code from it.
 
     Parameters
     ----------
@@ -206,21 +217,26 @@ def train(
     Raises
     ------
     ValueError
-        If the corpus is empty or too small for the batch, or the checkpoint
-        in ``output_dir`` comes from a run with other arguments.
+        If the corpus is empty or too small for the batch, an argument is not
+        a plain number or string, or the checkpoint in ``output_dir`` comes
+        from a run with other arguments.
+    ModelFileError
+        If the checkpoint in ``output_dir`` is not one :func:`train` wrote
+        (unreadable, or holding anything but tensors and plain values).
     """
     check_progress(progress)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     options = default_options() if options is None else options
     torch_device = resolve_device(device)
-    config = {
+    # Plain JSON types only, so that the checkpoint loads with weights_only=True.
+    config = _plain({
         "corpus": str(Path(corpus).resolve()), "options": options.to_dict(),
         "vocab_size": vocab_size, "min_count": min_count, "epochs": epochs,
         "max_steps": max_steps, "batch_size": batch_size, "unroll_steps": unroll_steps,
         "learning_rate": learning_rate, "warmup_steps": warmup_steps, "clip_norm": clip_norm,
         "dropout": dropout, "seed": seed,
-    }
+    })
     started = time.perf_counter()
     vocabulary = Vocabulary.from_counts(count_words(corpus), vocab_size, min_count)
     data = read_corpus(corpus, vocabulary)
@@ -236,27 +252,39 @@ def train(
     softmax = LmSoftmax(options.projection_dim, len(vocabulary),
                         LmSoftmax.default_cutoffs(len(vocabulary))).to(torch_device)
     parameters = list(model.parameters()) + list(softmax.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+    # A plain float: the optimizer's state (a NumPy scalar here would not load back).
+    optimizer = torch.optim.Adam(parameters, lr=float(learning_rate))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _learning_rate_factor(step, warmup_steps, total_steps))
     state = model.zero_state(batch_size, torch_device)
     step, history, elapsed = 0, [], 0.0
     checkpoint_path = output_dir / _CHECKPOINT
     if resume and checkpoint_path.exists():
-        saved = torch.load(checkpoint_path, map_location=torch_device, weights_only=False)
-        if saved["config"] != config:
+        saved = _load_plain(checkpoint_path, torch_device, "checkpoint", _CHECKPOINT_KEYS)
+        try:
+            same_run = bool(saved["config"] == config)
+        except (RuntimeError, TypeError, ValueError):  # tensors where plain values belong
+            same_run = False
+        if not same_run:
             raise ValueError(
                 f"{checkpoint_path} comes from a run with other arguments; pass the same "
                 "arguments to resume it, resume=False to start again, or another output_dir.")
-        model.load_state_dict(saved["model"])
-        softmax.load_state_dict(saved["softmax"])
-        optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
-        state = (saved["h"].to(torch_device), saved["c"].to(torch_device))
-        torch.set_rng_state(saved["rng"])
-        if torch_device.type == "cuda" and saved.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(saved["cuda_rng"], torch_device)
-        step, history, elapsed = saved["step"], saved["history"], saved["elapsed"]
+        try:
+            model.load_state_dict(saved["model"])
+            softmax.load_state_dict(saved["softmax"])
+            optimizer.load_state_dict(saved["optimizer"])
+            schedule.load_state_dict(saved["schedule"])
+            state = (saved["h"].to(torch_device), saved["c"].to(torch_device))
+            torch.set_rng_state(saved["rng"])
+            if torch_device.type == "cuda" and saved["cuda_rng"] is not None:
+                torch.cuda.set_rng_state(saved["cuda_rng"], torch_device)
+            step, history, elapsed = saved["step"], saved["history"], saved["elapsed"]
+            if not (_is_int(step) and isinstance(history, list)
+                    and isinstance(elapsed, (int, float))):
+                raise TypeError("step, history or elapsed of the wrong type")
+        except (RuntimeError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            raise ModelFileError(checkpoint_path,
+                                 f"not a checkpoint written by skelmo.train ({exc}).") from None
     vocabulary.save(output_dir / _VOCABULARY)
 
     def save_checkpoint() -> None:
@@ -349,6 +377,15 @@ def evaluate_perplexity(
     Returns
     -------
     Perplexity
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``model_dir`` lacks a file :func:`train` writes.
+    ModelFileError
+        If the model files are invalid, or the output layer's file is not one
+        :func:`train` wrote. It is read with ``torch.load(weights_only=True)``:
+        reading it never runs code from it.
     """
     model_dir = Path(model_dir)
     missing = [n for n in (OPTIONS_FILE, WEIGHT_FILE, _VOCABULARY, _SOFTMAX)
@@ -361,9 +398,14 @@ def evaluate_perplexity(
     model = TrainableBiLM(options, torch.Generator().manual_seed(0), dropout=0.0)
     model.load_weights(weights)
     vocabulary = Vocabulary.load(model_dir / _VOCABULARY)
-    saved = torch.load(model_dir / _SOFTMAX, map_location="cpu", weights_only=False)
-    softmax = LmSoftmax(options.projection_dim, len(vocabulary), saved["cutoffs"])
-    softmax.load_state_dict(saved["state"])
+    softmax_path = model_dir / _SOFTMAX
+    saved = _load_plain(softmax_path, torch.device("cpu"), "output layer", _SOFTMAX_KEYS)
+    try:
+        softmax = LmSoftmax(options.projection_dim, len(vocabulary), saved["cutoffs"])
+        softmax.load_state_dict(saved["state"])
+    except (RuntimeError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        raise ModelFileError(softmax_path, "not an output layer written by skelmo.train "
+                             f"for this model and vocabulary ({exc}).") from None
     model.to(torch_device).eval()
     softmax.to(torch_device).eval()
     data = read_corpus(text, vocabulary)
@@ -419,6 +461,85 @@ def _learning_rate_factor(step: int, warmup: int, total: int) -> float:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON types: dicts with str keys, lists, str, int, float, bool and None.
+
+    NumPy scalars become Python numbers and tuples lists; anything else is a
+    :class:`ValueError`.
+    """
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    raise ValueError(f"{value!r} (a {type(value).__name__}) is not a number, string, list or "
+                     "dict; the training arguments and the options must be plain JSON values.")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _load_plain(path: Path, device: torch.device, kind: str,
+                keys: tuple[str, ...]) -> dict[str, Any]:
+    """Read a file :func:`train` wrote with ``torch.save``, without unpickling any object.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    device : torch.device
+        Where its tensors go.
+    kind : str
+        What the file is, for the error message ("checkpoint", "output layer").
+    keys : tuple of str
+        The keys it must hold.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ModelFileError
+        If the file cannot be read with ``torch.load(weights_only=True)`` (it is
+        corrupt, or holds objects other than tensors and plain values, as a
+        file crafted to run code when unpickled does), or lacks a key.
+    """
+    article = "an" if kind[0] in "aeiou" else "a"
+    what = f"not {article} {kind} written by skelmo.train"
+    try:
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols before it refuses a file.
+            warnings.simplefilter("ignore", UserWarning)
+            saved = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's own message ends with how to allowlist globals: not advice to pass on.
+        found = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\. |\n\n|$)", str(exc), re.S)
+        detail = f" ({found.group(1)})" if found and found.group(1) else ""
+        raise ModelFileError(
+            path,
+            f"{what}: it holds something other than tensors and plain values{detail}. "
+            "skelmo reads these files with torch.load(weights_only=True) and never unpickles "
+            "objects, so a file that needs more (one crafted to run code, say) is refused.",
+        ) from None
+    except Exception as exc:  # torch raises many types for a corrupt or truncated archive
+        raise ModelFileError(path, f"{what}: it cannot be read ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'empty file'}).",
+                             ) from None
+    if not isinstance(saved, dict):
+        raise ModelFileError(path, f"{what}: it holds a {type(saved).__name__}, not a dict.")
+    missing = [k for k in keys if k not in saved]
+    if missing:
+        raise ModelFileError(path, f"{what}: keys missing: {', '.join(missing)}.")
+    return saved
 
 
 def _atomic_torch_save(obj: Mapping[str, Any], path: Path) -> None:

@@ -597,3 +597,92 @@ def test_check_weights_default_source():
     raises_model_error(lambda: check_weights(options, weights), "<weights>",
                        LSTM.format(d=0, l=0) + "/W_0")
     check_weights(options, make_random_weights(options))  # matching weights pass
+
+
+# -- non-finite weights --------------------------------------------------------
+
+NON_FINITE = [
+    ("char_embed", [(0, 0)], np.nan),
+    ("CNN/b_cnn_0", [(1,), (2,), (3,)], np.inf),
+    (LSTM.format(d=1, l=1) + "/W_P_0", [(0, 0), (5, 3)], -np.inf),
+]
+
+
+@pytest.mark.parametrize(("name", "where", "value"), NON_FINITE,
+                         ids=[f"{n}={v}" for n, _, v in NON_FINITE])
+def test_non_finite_weights_rejected(model, name, where, value):
+    with h5py.File(model[1], "a") as f:
+        values = f[name][...]
+        for index in where:
+            values[index] = value
+        f[name][...] = values
+    raises_model_error(lambda: read_model(*model), model[1], name,
+                       match=f"{len(where)} value{'s' if len(where) > 1 else ''} not finite")
+
+
+def test_write_rejects_non_finite_weights(tmp_path):
+    options = make_options()
+    weights = make_random_weights(options)
+    weights.lstm[0][1].bias[7] = np.nan
+    weights.highway[1].w_carry[2, 3] = np.inf  # the first bad dataset is named
+    weight_file = tmp_path / "weights.hdf5"
+    raises_model_error(
+        lambda: write_model(options, weights, tmp_path / "options.json", weight_file),
+        weight_file, "CNN_high_1/W_carry", match="1 value not finite")
+    assert _entries(tmp_path) == set()
+
+
+def test_float64_weights_too_large_for_float32_rejected(model, recwarn):
+    with h5py.File(model[1], "a") as f:
+        values = f["CNN/b_cnn_0"][...].astype(np.float64)
+        values[0] = 1e300  # finite in the file, infinite once read as float32
+        del f["CNN/b_cnn_0"]
+        f.create_dataset("CNN/b_cnn_0", data=values)
+    raises_model_error(lambda: read_model(*model), model[1], "CNN/b_cnn_0",
+                       match="1 value not finite")
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+# -- checksums -----------------------------------------------------------------
+
+def test_written_datasets_carry_checksums(model):
+    import hashlib
+
+    with h5py.File(model[1], "r") as f:
+        for name in expected_shapes(make_options()):
+            digest = f[name].attrs["skelmo_sha256"].decode()
+            assert digest == hashlib.sha256(f[name][...].astype("<f4").tobytes()).hexdigest()
+
+
+def test_changed_values_fail_their_checksum(model):
+    name = LSTM.format(d=0, l=1) + "/B"
+    with h5py.File(model[1], "a") as f:
+        f[name][3] += 1.0  # finite, right shape and dtype: only the checksum can tell
+    raises_model_error(lambda: read_model(*model), model[1], name, match="checksum")
+
+
+@pytest.mark.parametrize("value", [b"0" * 63, "not hex", np.arange(3)], ids=repr)
+def test_malformed_checksum_attribute(model, value):
+    with h5py.File(model[1], "a") as f:
+        f["char_embed"].attrs["skelmo_sha256"] = value
+    raises_model_error(lambda: read_model(*model), model[1], "char_embed", match="SHA-256")
+
+
+def test_deleting_the_checksums_accepts_an_edit(model):
+    with h5py.File(model[1], "a") as f:
+        f["char_embed"][0, 0] = 0.5
+        del f["char_embed"].attrs["skelmo_sha256"]
+    assert read_model(*model)[1].char_embed[0, 0] == 0.5
+
+
+def test_corrupt_object_headers_are_corrupt_files_not_missing_datasets(model):
+    """The file's metadata is checksummed: a damaged header is named as corruption."""
+    data = model[1].read_bytes()
+    headers = [i for i in range(len(data)) if data.startswith(b"OHDR", i)]
+    assert len(headers) > len(expected_shapes(make_options()))  # datasets and groups
+    for start in headers:
+        damaged = bytearray(data)
+        damaged[start + 12] ^= 0x55
+        model[1].write_bytes(bytes(damaged))
+        exc = raises_model_error(lambda: read_model(*model), model[1])
+        assert "corrupt" in str(exc) and "does not match" not in str(exc), str(exc)

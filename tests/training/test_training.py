@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import pickle
 
 import h5py
 import numpy as np
 import pytest
 import torch
 
-from skelmo import BiLM, batch_to_ids, read_model
+from skelmo import BiLM, ModelFileError, batch_to_ids, read_model
 from skelmo._format import expected_shapes, token_to_ids
 from skelmo.testing import make_options
 from skelmo.training import default_options, evaluate_perplexity, train
@@ -200,7 +202,8 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_model(
 
     with pytest.raises(interruption):
         train(corpus_files[0], tmp_path / "split", callback=stop_at_step_5, **settings)
-    saved = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    # Checkpoints hold only tensors and plain values: they load without unpickling objects.
+    saved = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
     # Ctrl-C saves where it stopped; another failure leaves the last periodic checkpoint.
     assert saved["step"] == (5 if interruption is KeyboardInterrupt else 3)
     assert not (tmp_path / "split" / "weights.hdf5").exists()
@@ -279,3 +282,107 @@ def test_command_line_trains_and_resumes(corpus_files, tmp_path, capsys):
     # Other arguments over the same checkpoint: a one-line error, exit status 1.
     assert main([*args[:-1], "--seed", "5", "--no-progress"]) == 1
     assert "other arguments" in capsys.readouterr().err
+
+
+# -- files from elsewhere --------------------------------------------------------------------
+
+
+class _RunsCode:
+    """Unpickling this object creates ``marker``: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def _write_malicious(path, marker, form):
+    """A file that runs code when unpickled: a torch.save archive or a bare pickle."""
+    payload = {"config": _RunsCode(marker), "step": 0}
+    if form == "torch":
+        torch.save(payload, path)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(payload, f)
+
+
+def _assert_would_have_run(path, marker):
+    """The crafted file really runs code when unpickled (so refusing it was the point)."""
+    assert not marker.exists()
+    # A bare pickle runs its code, then torch finds no magic number after it.
+    with contextlib.suppress(RuntimeError):
+        torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("form", ["torch", "pickle"])
+def test_resume_refuses_a_checkpoint_that_runs_code(corpus_files, tmp_path, form):
+    marker = tmp_path / "marker"
+    out = tmp_path / "model"
+    out.mkdir()
+    _write_malicious(out / "checkpoint.pt", marker, form)
+    with pytest.raises(ModelFileError, match="not a checkpoint written by skelmo.train") as info:
+        train(corpus_files[0], out, max_steps=2, seed=0, **SMALL)
+    assert info.value.path == str(out / "checkpoint.pt")
+    assert "weights_only" in str(info.value)
+    assert not marker.exists()
+    _assert_would_have_run(out / "checkpoint.pt", marker)
+
+
+@pytest.mark.parametrize("form", ["torch", "pickle"])
+def test_evaluate_refuses_an_output_layer_that_runs_code(corpus_files, tmp_path, form):
+    train(corpus_files[0], tmp_path, max_steps=2, seed=0, **SMALL)
+    marker = tmp_path / "marker"
+    _write_malicious(tmp_path / "softmax.pt", marker, form)
+    with pytest.raises(ModelFileError, match="not an output layer written by skelmo.train"):
+        evaluate_perplexity(tmp_path, corpus_files[1], batch_size=4, unroll_steps=5,
+                            device="cpu")
+    assert not marker.exists()
+    _assert_would_have_run(tmp_path / "softmax.pt", marker)
+
+
+@pytest.mark.parametrize("content", ["truncated", "garbage", "list", "missing keys"])
+def test_unreadable_checkpoints_are_clear_errors(corpus_files, tmp_path, content):
+    train(corpus_files[0], tmp_path, max_steps=2, seed=0, **SMALL)
+    checkpoint, softmax = tmp_path / "checkpoint.pt", tmp_path / "softmax.pt"
+    for path in (checkpoint, softmax):
+        data = path.read_bytes()
+        if content == "truncated":
+            path.write_bytes(data[: len(data) // 2])
+        elif content == "garbage":
+            path.write_bytes(b"not a checkpoint\n")
+        elif content == "list":
+            torch.save([1, 2, 3], path)
+        else:
+            torch.save({"step": 2}, path)
+    with pytest.raises(ModelFileError, match="not a checkpoint written by skelmo.train"):
+        train(corpus_files[0], tmp_path, max_steps=2, seed=0, **SMALL)
+    with pytest.raises(ModelFileError, match="not an output layer written by skelmo.train"):
+        evaluate_perplexity(tmp_path, corpus_files[1], batch_size=4, unroll_steps=5,
+                            device="cpu")
+
+
+def test_checkpoint_config_is_plain_data(corpus_files, tmp_path):
+    options = make_options(char_dim=4, filters=((1, 4), (2, 8), (3, 8)), n_highway=1,
+                           projection_dim=8, cell_dim=16, n_layers=2)
+    options.extra["note"] = ("a", "tuple")  # written to options.json as a list
+    # NumPy scalars, as a hyperparameter grid gives them.
+    settings = {**SMALL, "options": options, "learning_rate": np.float64(1e-2),
+                "warmup_steps": np.int64(2)}
+    train(corpus_files[0], tmp_path, max_steps=np.int64(2), seed=0, checkpoint_every=1,
+          **settings)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["config"]["options"]["note"] == ["a", "tuple"]
+    assert type(saved["config"]["learning_rate"]) is float
+    assert json.loads(json.dumps(saved["config"])) == saved["config"]
+    # The same arguments resume it (no more steps to take); plain ones too.
+    assert train(corpus_files[0], tmp_path, max_steps=2, seed=0, **settings).steps == 2
+    assert train(corpus_files[0], tmp_path, max_steps=2, seed=0,
+                 **{**settings, "learning_rate": 1e-2, "warmup_steps": 2}).steps == 2
+
+
+def test_arguments_that_are_not_plain_values_are_refused(corpus_files, tmp_path):
+    with pytest.raises(ValueError, match="plain JSON values"):
+        train(corpus_files[0], tmp_path, max_steps=2, seed=0,
+              **{**SMALL, "learning_rate": torch.tensor(1e-2)})

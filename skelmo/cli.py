@@ -2,7 +2,14 @@
 
 Run ``skelmo --help`` (or ``python -m skelmo --help``) for the subcommands and
 ``skelmo SUBCOMMAND --help`` for their options. Exit status: 0 on success,
-1 on a runtime error (the message goes to stderr), 2 on a usage error.
+1 on a runtime error (the message goes to stderr), 2 on a usage error, 130
+when interrupted (Ctrl-C, SIGINT) and 143 when terminated (SIGTERM, during
+``skelmo embed``).
+
+Start-up is light: this module imports neither torch nor h5py; each
+subcommand imports what it needs when it runs, so ``--help``, ``--version``
+and usage errors answer at once, and a Ctrl-C while torch is being imported
+ends with one line, like any other.
 """
 
 from __future__ import annotations
@@ -10,29 +17,44 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
-import h5py
-import numpy as np
-
-from . import models
-from ._engine import STATE_POLICIES, ElmoEmbedder, load_bilm
-from ._estimators import check_mix, combine_layers, softmax
-from ._format import expected_shapes, read_options
 from ._utils import atomic_path, progress_bar
-from .training import train
 
 __all__ = ["main"]
 
 _LAYERS = ("all", "top", "average", "mix")
+# skelmo._engine.STATE_POLICIES, spelled out so that building the parser imports no torch
+# (tests/test_cli.py checks that the two agree).
+_STATE_POLICIES = ("warm", "zero", "stateful")
+_THREADS_HELP = ("torch CPU threads (default: torch's setting, one per core; on a shared or busy "
+                 "machine 1 is often faster)")
 
 
 class CommandError(Exception):
     """A runtime error reported as one line on stderr, exit status 1."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread while ``skelmo embed`` runs; exit status 143.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on
+    the way up stops it.
+    """
+
+
+_SIGNAL_EXCEPTIONS: dict[int, type[BaseException]] = {
+    signal.SIGINT: KeyboardInterrupt,
+    signal.SIGTERM: _Terminated,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 success, 1 runtime error, 2 usage error.
+        Exit status: 0 success, 1 runtime error, 2 usage error, 130
+        interrupted (SIGINT), 143 terminated (SIGTERM).
 
     Examples
     --------
@@ -55,10 +78,22 @@ def main(argv: list[str] | None = None) -> int:
     usage: skelmo models ...
     0
     """
+    # Everything, the subcommands' imports of torch and h5py included, runs inside this try.
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("skelmo: interrupted.", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print("skelmo: terminated.", file=sys.stderr)
+        return 143
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
         parser.print_usage(sys.stderr)
@@ -68,15 +103,19 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except SystemExit as exc:  # parser.error() inside a subcommand
         return exc.code if isinstance(exc.code, int) else 2
-    except KeyboardInterrupt:
-        print("skelmo: interrupted.", file=sys.stderr)
-        return 130
     except KeyError as exc:
         print(f"skelmo: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
     except (CommandError, OSError, ValueError, RuntimeError, TypeError) as exc:
         print(f"skelmo: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _version() -> str:
+    # The top-level package is always imported before this module. Reading its __version__
+    # from sys.modules keeps the layering of docs/layout.md: the command line imports the
+    # layers, never the package that re-exports them.
+    return sys.modules[__name__.rpartition(".")[0]].__version__
 
 
 # -- arguments --------------------------------------------------------------------------------
@@ -88,13 +127,16 @@ def _parser() -> argparse.ArgumentParser:
         description="ELMo embeddings: embed sentences, manage the named models and pretrain "
         "a biLM.",
     )
+    parser.add_argument("--version", action="version", version=f"skelmo {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     embed = sub.add_parser(
         "embed", help="embed a file of sentences into an HDF5 file",
         description="Embed INPUT, one whitespace-tokenized sentence per line, into OUTPUT "
         "(HDF5, the layout of AllenNLP's `allennlp elmo`: one dataset per line index, "
-        "'0', '1', ..., and 'sentence_to_index', a JSON map from sentence to index).",
+        "'0', '1', ..., and 'sentence_to_index', a JSON map from sentence to index). "
+        "OUTPUT is written under a temporary name and renamed into place when complete: "
+        "interrupted (Ctrl-C, SIGTERM) or failed, the command leaves OUTPUT as it was.",
     )
     embed.add_argument("input", metavar="INPUT", help="text file (UTF-8), or - for stdin")
     embed.add_argument("output", metavar="OUTPUT", help="HDF5 file to write")
@@ -115,10 +157,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="sentences per forward pass (default: 64)")
     embed.add_argument("--device", default="auto", metavar="DEVICE",
                        help="cpu, cuda, cuda:N or auto (default: auto, CUDA when available)")
-    embed.add_argument("--state", choices=STATE_POLICIES, default="warm",
+    embed.add_argument("--state", choices=_STATE_POLICIES, default="warm",
                        help="LSTM initial state policy (default: warm; stateful reproduces "
                        "the original implementation's order-dependent outputs)")
-    embed.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    embed.add_argument("--overwrite", action="store_true",
+                       help="replace OUTPUT if it exists (never the input file)")
+    embed.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
     _progress_flag(embed)
     embed.set_defaults(run=_cmd_embed)
 
@@ -171,6 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto", metavar="DEVICE",
                        help="cpu, cuda, cuda:N or auto (default: auto)")
+    train.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
     train.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N")
     train.add_argument("--no-resume", dest="resume", action="store_false",
                        help="start again even if OUTPUT_DIR holds a checkpoint")
@@ -218,30 +263,152 @@ def _positive_float(text: str) -> float:
 
 def _cmd_embed(args: argparse.Namespace) -> int:
     output = Path(args.output)
-    if output.exists() and not args.overwrite:
+    _check_embed_paths(args.input, output, args.overwrite)
+    with _Signals() as signals:
+        try:
+            return _embed(args, output, signals)
+        except BaseException:
+            if signals.received is not None:
+                # Whatever the signal's exception became on its way up (a library may wrap
+                # it), the run was interrupted: report it as such.
+                raise _SIGNAL_EXCEPTIONS[signals.received]() from None
+            raise
+
+
+def _embed(args: argparse.Namespace, output: Path, signals: _Signals) -> int:
+    """Embed INPUT into OUTPUT; the rename of the finished file is the point of no return."""
+    import h5py
+
+    from . import models
+    from ._engine import ElmoEmbedder, load_bilm, torch_threads
+
+    with torch_threads(args.threads):
+        options_file, weight_file = models.resolve_model(args.model)
+        bilm = load_bilm(options_file, weight_file, device=args.device)
+        select = _layer_selection(args, bilm.n_layers)
+        embedder = ElmoEmbedder(bilm, batch_size=args.batch_size, state=args.state)
+        sentence_to_index: dict[str, str] = {}
+        with _open_input(args.input) as (source, label):
+            # From here on no exception is raised from outside this module: none between the
+            # creation of the temporary file and the with-block that removes it again, none
+            # inside h5py or torch where it could be dropped.
+            signals.writing()
+            with atomic_path(output) as tmp:
+                signals.check()
+                with h5py.File(tmp, "w") as fout, progress_bar(
+                        args.progress, total=None, desc="embedding", unit="sentence") as bar:
+                    sentences = _sentences(source, label, sentence_to_index, signals.check)
+                    for batch in embedder.iter_batches(sentences):
+                        layers = batch.layers.cpu().numpy()
+                        lengths = batch.mask.sum(dim=1).tolist()
+                        for row, (index, n) in enumerate(zip(batch.indices, lengths)):
+                            signals.check()
+                            fout.create_dataset(str(index), data=select(layers[:, row, :n]))
+                        bar.update(len(batch.indices))
+                    fout.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype(),
+                                        data=[json.dumps(sentence_to_index)])
+                # The last statement before atomic_path renames the file into place: a signal
+                # recorded by now stops the rename.
+                signals.last_check()
+    if signals.received is not None:
+        print(f"skelmo: {output} was complete when the signal arrived; kept it.",
+              file=sys.stderr)
+    return 0
+
+
+def _check_embed_paths(input_name: str, output: Path, overwrite: bool) -> None:
+    """Refuse, before anything is loaded, an OUTPUT that cannot or must not be written."""
+    if output.is_dir():
+        raise CommandError(f"{output} is a directory; OUTPUT is the HDF5 file to write "
+                           f"(for example {output / 'embeddings.hdf5'}).")
+    if input_name != "-" and not Path(input_name).is_file():
+        raise CommandError(f"{input_name}: no such input file.")
+    if _is_the_input(input_name, output):
+        what = "standard input" if input_name == "-" else input_name
+        raise CommandError(f"{output} is the input file ({what}); the input is never "
+                           "replaced: choose another OUTPUT.")
+    if output.exists() and not overwrite:
         raise CommandError(f"{output} already exists; pass --overwrite to replace it.")
-    if args.input != "-" and not Path(args.input).is_file():
-        raise CommandError(f"{args.input}: no such input file.")
     if not output.parent.is_dir():
         raise CommandError(f"{output.parent}: the output directory does not exist.")
-    options_file, weight_file = models.resolve_model(args.model)
-    bilm = load_bilm(options_file, weight_file, device=args.device)
-    select = _layer_selection(args, bilm.n_layers)
-    embedder = ElmoEmbedder(bilm, batch_size=args.batch_size, state=args.state)
-    sentence_to_index: dict[str, str] = {}
-    with _open_input(args.input) as (source, label), atomic_path(output) as tmp, \
-            h5py.File(tmp, "w") as fout, \
-            progress_bar(args.progress, total=None, desc="embedding", unit="sentence") as bar:
-        sentences = _sentences(source, label, sentence_to_index)
-        for batch in embedder.iter_batches(sentences):
-            layers = batch.layers.cpu().numpy()
-            lengths = batch.mask.sum(dim=1).tolist()
-            for row, (index, n) in enumerate(zip(batch.indices, lengths)):
-                fout.create_dataset(str(index), data=select(layers[:, row, :n]))
-            bar.update(len(batch.indices))
-        fout.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype(),
-                            data=[json.dumps(sentence_to_index)])
-    return 0
+
+
+def _is_the_input(input_name: str, output: Path) -> bool:
+    """Whether OUTPUT is the input file: the same path, a symbolic link or a hard link."""
+    try:
+        if input_name == "-":
+            # Standard input redirected from OUTPUT.
+            return output.exists() and os.path.samestat(os.fstat(sys.stdin.fileno()),
+                                                        os.stat(output))
+        source = Path(input_name)
+        if source.resolve() == output.resolve():
+            return True
+        return source.exists() and output.exists() and os.path.samefile(source, output)
+    except (AttributeError, OSError, RuntimeError, ValueError):
+        # No file behind stdin (a pipe stands in for it), or a path that cannot be resolved
+        # (a symbolic link loop: the checks that follow report it).
+        return False
+
+
+class _Signals:
+    """SIGINT and SIGTERM as exceptions in the main thread for the duration of a with-block.
+
+    The handler records the first signal and raises its exception
+    (KeyboardInterrupt for SIGINT, _Terminated for SIGTERM), at once while
+    the command prepares (imports, loading the model). Once the output is
+    being written it raises only when the interrupted code is this module's
+    (a read of standard input, for one), since elsewhere (a weak-reference
+    callback inside h5py or torch, a ``__del__``) Python may print the
+    exception and drop it; the writing loop calls :meth:`check` at every step
+    instead, and once more right before the output is renamed into place, so
+    no signal is lost. After that last check signals are recorded only. The
+    previous handlers are restored on exit. Outside the main thread (where no
+    handler can be set) this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._anywhere = True
+        self._done = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in _SIGNAL_EXCEPTIONS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signum
+        if self._done:
+            return
+        if self._anywhere or (frame is not None and frame.f_globals is globals()):
+            self._anywhere = False
+            raise _SIGNAL_EXCEPTIONS[self.received]()
+
+    def writing(self) -> None:
+        """From now on raise only in this module's code; raise for a signal recorded so far."""
+        self._anywhere = False
+        self.check()
+
+    def check(self) -> None:
+        """Raise the exception of a signal recorded earlier, if any."""
+        if self.received is not None:
+            raise _SIGNAL_EXCEPTIONS[self.received]()
+
+    def last_check(self) -> None:
+        """Raise for a signal recorded so far; from now on record signals only.
+
+        Stopping the handler's raising first leaves no moment in which a signal is
+        neither seen here nor recorded for the caller.
+        """
+        self._done = True
+        self.check()
 
 
 @contextmanager
@@ -253,10 +420,14 @@ def _open_input(name: str) -> Iterator[tuple[IO[bytes], str]]:
         yield fin, name
 
 
-def _sentences(source: IO[bytes], label: str,
-               sentence_to_index: dict[str, str]) -> Iterator[list[str]]:
-    """Tokenized lines, read lazily; blank lines and invalid UTF-8 are errors."""
+def _sentences(source: IO[bytes], label: str, sentence_to_index: dict[str, str],
+               check: Callable[[], None]) -> Iterator[list[str]]:
+    """Tokenized lines, read lazily; blank lines and invalid UTF-8 are errors.
+
+    ``check`` is called before each line and raises to stop the run.
+    """
     for number, raw in enumerate(source, start=1):
+        check()
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -264,6 +435,8 @@ def _sentences(source: IO[bytes], label: str,
                 f"{label}: line {number} is not valid UTF-8 ({exc.reason} at byte "
                 f"{exc.start}); convert the file to UTF-8."
             ) from None
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # a byte order mark is no part of the text
         sentence = line.strip()
         if not sentence:
             raise CommandError(
@@ -282,6 +455,10 @@ def _layer_selection(args: argparse.Namespace, n_layers: int) -> Any:
         return lambda layers: layers[-1]
     if args.layers == "average":
         return lambda layers: layers.mean(axis=0)
+    import numpy as np
+
+    from ._estimators import check_mix, combine_layers, softmax
+
     weights, gamma = check_mix(args.mix_weights, args.gamma, n_layers)
     mix = softmax(weights)
     return lambda layers: combine_layers(np.moveaxis(layers, 0, 1), "mix", mix, gamma)
@@ -291,6 +468,8 @@ def _layer_selection(args: argparse.Namespace, n_layers: int) -> Any:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    from . import models
+
     rows = [("NAME", "DIM", "WEIGHTS SIZE", "CACHED", "LOCATION")]
     for name in models.available_models(cache_dir=args.cache_dir):
         entry = models.lookup(name, cache_dir=args.cache_dir)
@@ -310,6 +489,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
+    from . import models
+
     _, weight_file = models.download(
         args.name, cache_dir=args.cache_dir, force=args.force,
         progress=None if args.progress == "auto" else args.progress, timeout=args.timeout,
@@ -319,22 +500,37 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    print(f"model:        {args.model}")
-    if not Path(args.model).is_dir():
+    from . import models
+    from ._format import expected_shapes, read_model
+
+    header = [f"model:        {args.model}"]
+    path = Path(args.model)
+    if path.is_dir():
+        options_file, weight_file = models.resolve_model(path)
+    elif args.model in models.available_models():
         entry = models.lookup(args.model)
         if entry.description:
-            print(f"description:  {entry.description}")
+            header.append(f"description:  {entry.description}")
         if entry.downloads:
-            print(f"options url:  {entry.options}")
-            print(f"weights url:  {entry.weights}")
+            header.append(f"options url:  {entry.options}")
+            header.append(f"weights url:  {entry.weights}")
             if not models.is_downloaded(args.model):
+                print("\n".join(header))
                 print(f"output width: {entry.dim if entry.dim else 'unknown'}")
                 print(f"not downloaded: run `skelmo download {args.model}` for the details.")
                 return 0
         options_file, weight_file = models.get_model_files(args.model, download=False)
+    elif path.exists():
+        raise CommandError(f"{path} is a file, not a model directory; pass the directory "
+                           "that holds options.json and the weights file.")
     else:
-        options_file, weight_file = models.resolve_model(args.model)
-    options = read_options(options_file)
+        raise CommandError(f"{args.model}: no such model directory, and not a registered "
+                           "model name. Registered names: "
+                           f"{', '.join(models.available_models())}.")
+    # Every dataset is read and checked against the options: a truncated or damaged
+    # weights file fails here, before anything is printed.
+    options, _ = read_model(options_file, weight_file)
+    print("\n".join(header))
     n_parameters = sum(math.prod(shape) for shape in expected_shapes(options).values())
     filters = ", ".join(f"{width}x{channels}" for width, channels in options.filters)
     print(f"options:      {options_file} ({_bytes(options_file.stat().st_size)})")
@@ -355,15 +551,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from ._engine import torch_threads
+    from ._format import read_options
+    from .training import train
+
     options = read_options(args.options) if args.options else None
-    result = train(
-        args.corpus, args.output_dir, heldout=args.heldout, options=options,
-        vocab_size=args.vocab_size, min_count=args.min_count, epochs=args.epochs,
-        max_steps=args.steps, batch_size=args.batch_size, unroll_steps=args.unroll_steps,
-        learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, dropout=args.dropout,
-        seed=args.seed, device=args.device, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, progress=args.progress,
-    )
+    with torch_threads(args.threads):
+        result = train(
+            args.corpus, args.output_dir, heldout=args.heldout, options=options,
+            vocab_size=args.vocab_size, min_count=args.min_count, epochs=args.epochs,
+            max_steps=args.steps, batch_size=args.batch_size, unroll_steps=args.unroll_steps,
+            learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
+            dropout=args.dropout, seed=args.seed, device=args.device,
+            checkpoint_every=args.checkpoint_every, resume=args.resume,
+            progress=args.progress,
+        )
     print(f"{result.model_dir}: {result.steps} steps in {result.seconds:.0f} s, training "
           f"perplexity {result.train_perplexity:.1f}")
     if result.heldout is not None:

@@ -1,17 +1,22 @@
-"""The ``skelmo`` command line, run as ``python -m skelmo`` in a subprocess."""
+"""The ``skelmo`` command line, through main() in this process and as ``python -m skelmo``."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
 import pytest
+import torch
 
-from skelmo import BiLM, ElmoEmbedder, models
+from skelmo import BiLM, ElmoEmbedder, __version__, models
 from skelmo.cli import main
 from skelmo.testing import make_random_model
 from tests._http_server import ModelServer
@@ -156,6 +161,8 @@ def test_help_through_python_m(env):
 @pytest.mark.parametrize("args", [
     [], ["frobnicate"], ["embed"], ["embed", "in.txt"], ["embed", "a", "b", "--layers", "bad"],
     ["embed", "a", "b", "--batch-size", "0"], ["download"], ["info"], ["models", "extra"],
+    ["embed", "a", "b", "--threads", "0"], ["embed", "a", "b", "--threads", "x"],
+    ["train", "a", "b", "--threads", "0"], ["train", "a", "b", "--threads", "-1"],
 ])
 def test_usage_errors_exit_2(args, capsys):
     assert main(args) == 2
@@ -232,3 +239,182 @@ def test_download_failure_is_one_line(tmp_path, env):
     message = result.stderr.decode()
     assert "https://127.0.0.1:9/o.json" in message and "Traceback" not in message
     assert "register" in message
+
+
+# -- the output file, the input file ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["same path", "other spelling", "symlink", "hard link",
+                                 "input is a symlink", "stdin"])
+def test_output_that_is_the_input_is_refused(how, model_dir, input_file, tmp_path, capsys,
+                                              monkeypatch):
+    before = input_file.read_bytes()
+    source, output = str(input_file), input_file
+    if how == "other spelling":
+        (tmp_path / "sub").mkdir()
+        output = tmp_path / "sub" / ".." / input_file.name
+    elif how == "symlink":
+        output = tmp_path / "link.hdf5"
+        output.symlink_to(input_file)
+    elif how == "hard link":
+        output = tmp_path / "hard.hdf5"
+        os.link(input_file, output)
+    elif how == "input is a symlink":
+        source = str(tmp_path / "link.txt")
+        Path(source).symlink_to(input_file)
+    elif how == "stdin":
+        source = "-"
+        stdin = open(input_file, encoding="utf-8")
+        monkeypatch.setattr(sys, "stdin", stdin)
+    try:
+        status = main(["embed", source, str(output), "--model", str(model_dir), "--overwrite"])
+    finally:
+        if how == "stdin":
+            stdin.close()
+    assert status == 1
+    message = capsys.readouterr().err
+    assert "is the input" in message and message.count("\n") == 1
+    assert input_file.read_bytes() == before
+    assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_an_output_directory_is_refused_up_front(input_file, tmp_path, capsys):
+    directory = tmp_path / "outdir"
+    directory.mkdir()
+    for extra in ([], ["--overwrite"]):
+        # The model does not exist: the output is checked before anything is loaded.
+        status = main(["embed", str(input_file), str(directory), "--model",
+                       str(tmp_path / "no-model"), *extra])
+        assert status == 1
+        message = capsys.readouterr().err
+        assert "is a directory" in message and "no-model" not in message
+    assert list(directory.iterdir()) == []
+    assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_sentence(model_dir, expected, tmp_path,
+                                                              capsys):
+    source = tmp_path / "bom.txt"
+    source.write_bytes(codecs.BOM_UTF8 + ("\n".join(SENTENCES) + "\n").encode("utf-8"))
+    output = tmp_path / "out.hdf5"
+    assert main(["embed", str(source), str(output), "--model", str(model_dir)]) == 0
+    with h5py.File(output, "r") as fin:
+        np.testing.assert_allclose(fin["0"][...], expected[0], rtol=1e-6, atol=1e-6)
+        mapping = json.loads(fin["sentence_to_index"][0])
+    assert mapping["The cat sat on the mat ."] == "0"
+
+
+# -- info --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def truncated_model(model_dir, tmp_path):
+    directory = tmp_path / "truncated"
+    shutil.copytree(model_dir, directory)
+    weights = directory / "weights.hdf5"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) * 2 // 3])
+    return directory
+
+
+def test_info_reads_the_weights_in_full(truncated_model, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SKELMO_HOME", str(tmp_path / "home"))
+    assert main(["info", str(truncated_model)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "weights.hdf5" in captured.err and captured.err.count("\n") == 1
+    models.register("truncated-for-info", directory=truncated_model)
+    try:
+        assert main(["info", "truncated-for-info"]) == 1
+    finally:
+        models.unregister("truncated-for-info")
+    captured = capsys.readouterr()
+    assert captured.out == "" and "weights.hdf5" in captured.err
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_info_says_what_is_wrong_with_a_path(kind, model_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SKELMO_HOME", str(tmp_path / "home"))
+    path = tmp_path / "nowhere" if kind == "missing" else model_dir / "weights.hdf5"
+    assert main(["info", str(path)]) == 1
+    message = capsys.readouterr().err
+    assert "Invalid model name" not in message and str(path) in message
+    if kind == "missing":
+        assert "no such model directory" in message
+        assert "not a registered model name" in message and "small" in message
+    else:
+        assert "is a file" in message and "directory" in message
+
+
+# -- the whole command -------------------------------------------------------------------------
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"skelmo {__version__}\n"
+
+
+def test_an_interrupt_anywhere_in_main_is_one_line(monkeypatch, capsys):
+    from skelmo import cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_parser", interrupted)
+    try:
+        status = main(["models"])
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped main()")
+    assert status == 130
+    assert capsys.readouterr().err == "skelmo: interrupted.\n"
+
+
+def _other_thread_count() -> int:
+    return 1 if torch.get_num_threads() != 1 else 2
+
+
+def test_embed_threads_reach_torch(model_dir, input_file, tmp_path, monkeypatch, capsys):
+    before = torch.get_num_threads()
+    wanted = _other_thread_count()
+    seen = []
+    original = ElmoEmbedder.iter_batches
+
+    def spy(self, sentences):
+        seen.append(torch.get_num_threads())
+        yield from original(self, sentences)
+
+    monkeypatch.setattr(ElmoEmbedder, "iter_batches", spy)
+    args = ["embed", str(input_file), "--model", str(model_dir)]
+    assert main([*args, str(tmp_path / "a.hdf5"), "--threads", str(wanted)]) == 0
+    assert seen == [wanted] and torch.get_num_threads() == before
+    assert main([*args, str(tmp_path / "b.hdf5")]) == 0  # default: torch's own setting
+    assert seen == [wanted, before]
+    assert main(["embed", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "torch CPU threads (default: torch's setting" in help_text
+
+
+def test_train_threads_reach_torch(tmp_path, monkeypatch, capsys):
+    from skelmo import training
+
+    before = torch.get_num_threads()
+    wanted = _other_thread_count()
+    seen = []
+
+    def fake_train(corpus, output_dir, **kwargs):
+        seen.append(torch.get_num_threads())
+        return SimpleNamespace(model_dir=Path(output_dir), steps=1, seconds=0.0,
+                               train_perplexity=1.0, heldout=None)
+
+    monkeypatch.setattr(training, "train", fake_train)
+    assert main(["train", "corpus.txt", str(tmp_path / "m"), "--threads", str(wanted)]) == 0
+    assert main(["train", "corpus.txt", str(tmp_path / "m")]) == 0
+    assert seen == [wanted, before] and torch.get_num_threads() == before
+    assert main(["train", "--help"]) == 0
+    assert "--threads" in capsys.readouterr().out
+
+
+def test_the_parser_knows_the_engines_state_policies():
+    from skelmo import _engine, cli
+
+    assert cli._STATE_POLICIES == _engine.STATE_POLICIES

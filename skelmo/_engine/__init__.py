@@ -27,6 +27,7 @@ from ._cache import (
     load_bilm,
     load_bilm_with_identity,
     model_identity,
+    model_sha256,
 )
 from ._device import check_n_threads, resolve_device, torch_threads
 from ._embed import ElmoEmbedder, EmbeddedBatch, check_batch_size
@@ -59,6 +60,7 @@ __all__ = [
     "load_bilm",
     "load_bilm_with_identity",
     "model_identity",
+    "model_sha256",
     "resolve_device",
     "torch_threads",
     "warm_state",

@@ -14,6 +14,7 @@ sorted by length), and buffers are allocated once per call.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -57,6 +58,15 @@ _TIME_CHUNK = 16
 # to MIN_ROWS rows keeps every row's result independent of the others.
 MIN_ROWS = 16
 
+# Elementwise kernels (sigmoid, tanh) run a vectorised loop over whole groups of
+# SIMD lanes and a scalar loop over what remains, and the two round differently.
+# So that no row's values fall in that remainder in one batch and not in
+# another, the tensors those kernels see hold a multiple of _ELEMENT_GROUP
+# values (rows are padded until they do); the multiple also survives an even
+# split of the work between up to four threads. For widths that are a multiple
+# of it (every published model) this pads nothing.
+_ELEMENT_GROUP = 256
+
 # Width of the column blocks of the recurrent weights, multiplied as one
 # batched product. With a few dozen rows, MKL runs 16 blocks of 512 x 1024
 # markedly faster than one 512 x 16384 matrix (measured once, the product alone,
@@ -66,6 +76,17 @@ _GATE_BLOCK = 1024
 # Distinct tokens run through the character encoder together; bounds the
 # memory of its convolutions.
 _ENCODER_CHUNK = 512
+
+
+def aligned_rows(n_rows: int, width: int) -> int:
+    """The rows to compute for ``n_rows`` rows of ``width`` values (see _ELEMENT_GROUP).
+
+    The smallest count of at least ``n_rows`` and MIN_ROWS whose product with
+    ``width`` is a multiple of _ELEMENT_GROUP.
+    """
+    step = _ELEMENT_GROUP // math.gcd(width, _ELEMENT_GROUP)
+    rows = max(n_rows, MIN_ROWS)
+    return -(-rows // step) * step
 
 
 def _param(array: np.ndarray) -> nn.Parameter:
@@ -325,9 +346,9 @@ class LstmStack(nn.Module):
             after its first token (backward); None without ``last_steps``.
         """
         steps, batch, proj = inputs.shape
-        padded = max(batch, MIN_ROWS)
+        padded = aligned_rows(batch, self.cell_dim)
         if padded > batch:
-            # Rows of length 0 fill the batch up to MIN_ROWS (see its comment).
+            # Rows of length 0 fill the batch (see MIN_ROWS and _ELEMENT_GROUP).
             inputs = torch.cat([inputs, inputs.new_zeros(steps, padded - batch, proj)], dim=1)
             lengths = torch.cat([lengths, lengths.new_zeros(padded - batch)])
             state = LstmState(
@@ -393,7 +414,9 @@ class LstmStack(nn.Module):
         ``final_h`` and ``final_c`` hold the initial state on entry and each
         row's state after its last step on return. ``same_start`` promises
         that every row has the same initial state and the same first input,
-        so the first step is computed once (on MIN_ROWS rows) for all.
+        so the first step is computed once (on the fewest rows allowed) for
+        all. The batch holds ``aligned_rows(batch, cell_dim)`` rows (see
+        :meth:`forward`), so every step's row count fits in it.
         """
         steps, batch, proj = inputs.shape
         cell = self.cell_dim
@@ -413,8 +436,8 @@ class LstmStack(nn.Module):
             if active[start] == 0:
                 break
             # The input half of the gates for a whole chunk of steps, for the
-            # rows still running at its start (at least MIN_ROWS of them).
-            running = min(batch, max(active[start], MIN_ROWS))
+            # rows still running at its start (padded by aligned_rows).
+            running = min(batch, aligned_rows(active[start], cell))
             chunk = inputs[start:stop, :running].reshape(-1, proj)
             x_gates = self._scratch_tensor("x_gates", n_blocks * chunk.shape[0] * width,
                                            inputs).view(n_blocks, chunk.shape[0], width)
@@ -424,11 +447,11 @@ class LstmStack(nn.Module):
                 n = active[t]
                 if n == 0:
                     break
-                # Finished rows keep being computed up to MIN_ROWS; their
+                # Finished rows keep being computed up to aligned_rows; their
                 # results are discarded (their final state was saved).
-                rows = max(n, MIN_ROWS)
+                rows = aligned_rows(n, cell)
                 if t == 0 and same_start:
-                    rows = MIN_ROWS  # every row computes the same first step
+                    rows = aligned_rows(1, cell)  # every row computes the same first step
                 g = gate_buffer[: n_blocks * rows * width].view(n_blocks, rows, width)
                 torch.baddbmm(x_gates[:, t - start, :rows],
                               h[:rows].expand(n_blocks, rows, proj), w_blocks, out=g)
@@ -602,7 +625,8 @@ class BiLM(nn.Module):
         """Token representations of distinct tokens, one row each.
 
         Rows run through the character encoder in chunks of at least
-        MIN_ROWS, so a token's vector never depends on the other rows.
+        MIN_ROWS (padded as :func:`aligned_rows` says), so a token's vector
+        never depends on the other rows.
 
         Parameters
         ----------
@@ -615,9 +639,9 @@ class BiLM(nn.Module):
         char_ids = char_ids.to(self.device)
         n = char_ids.shape[0]
         remainder = n % _ENCODER_CHUNK
-        if 0 < remainder < MIN_ROWS or n == 0:
-            char_ids = torch.cat([char_ids,
-                                  char_ids.new_zeros(MIN_ROWS - remainder, MAX_CHARACTERS)])
+        if remainder or n == 0:
+            extra = aligned_rows(remainder, self.options.n_filters) - remainder
+            char_ids = torch.cat([char_ids, char_ids.new_zeros(extra, MAX_CHARACTERS)])
         encoded = torch.cat([self.char_encoder(part) for part in char_ids.split(_ENCODER_CHUNK)])
         return encoded[:n]
 

@@ -17,6 +17,7 @@ Activation cache
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 import os
 import threading
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._utils import sha256_file
 from ._bilm import BiLM
 from ._device import resolve_device
 
@@ -38,6 +40,7 @@ __all__ = [
     "load_bilm",
     "load_bilm_with_identity",
     "model_identity",
+    "model_sha256",
 ]
 
 
@@ -57,6 +60,30 @@ def model_identity(options_file: str | os.PathLike[str],
         except OSError:
             parts.append((str(path), None, None, None))
     return tuple(parts)
+
+
+# model identity -> SHA-256 of the model's content, for files already read.
+_digests: dict[tuple[Hashable, ...], str] = {}
+_digests_lock = threading.Lock()
+
+
+def model_sha256(options_file: str | os.PathLike[str],
+                 weight_file: str | os.PathLike[str]) -> str:
+    """A SHA-256 of a model's content: of its options file's and weights file's SHA-256.
+
+    It names the model by what it is, not where it is: a copy elsewhere has
+    the same digest, other files at the same paths another. Each version of
+    the files is read once per process (keyed by :func:`model_identity`).
+    """
+    identity = model_identity(options_file, weight_file)
+    with _digests_lock:
+        digest = _digests.get(identity)
+    if digest is None:
+        parts = [sha256_file(options_file), sha256_file(weight_file)]
+        digest = hashlib.sha256("\n".join(parts).encode("ascii")).hexdigest()
+        with _digests_lock:
+            _digests[identity] = digest
+    return digest
 
 
 def _paths(identity: tuple[Hashable, ...]) -> tuple[Hashable, ...]:

@@ -9,6 +9,7 @@ output width, without calling private methods.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
@@ -22,8 +23,11 @@ from .._engine import (
     ElmoEmbedder,
     activation_cache,
     check_batch_size,
+    check_n_threads,
     check_state_policy,
     load_bilm_with_identity,
+    model_sha256,
+    torch_threads,
 )
 from .._utils import check_progress, progress_bar
 from ..models import resolve_model
@@ -61,11 +65,35 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
             raise ValueError(f"cache must be True or False, got {self.cache!r}.")
         if not isinstance(self.learn_mix, bool):
             raise ValueError(f"learn_mix must be True or False, got {self.learn_mix!r}.")
+        check_n_threads(self.n_threads)
+        if self.random_state is not None and (
+            not isinstance(self.random_state, numbers.Integral)
+            or isinstance(self.random_state, bool) or self.random_state < 0
+        ):
+            raise ValueError(
+                f"random_state must be None or a non-negative int, got {self.random_state!r}."
+            )
 
     def _bilm(self) -> tuple[BiLM, Hashable]:
+        """The model (loaded through the process-wide cache) and its activation-cache key."""
         options_file, weight_file = resolve_model(self.model)
         bilm, identity = load_bilm_with_identity(options_file, weight_file, self.device)
         return bilm, (identity, str(bilm.device))
+
+    def _check_fitted_model(self) -> None:
+        """A fitted estimator's model must still be the one it was fitted on."""
+        recorded = getattr(self, "model_sha256_", None)
+        if recorded is None:
+            return
+        options_file, weight_file = resolve_model(self.model)
+        current = model_sha256(options_file, weight_file)
+        if current != recorded:
+            raise ValueError(
+                f"This {type(self).__name__} was fitted on another model than the one at "
+                f"{weight_file} now (SHA-256 {recorded[:12]}... at fit, {current[:12]}... "
+                "now): the files were replaced or the model parameter changed. Call fit "
+                "again, or restore the model it was fitted on."
+            )
 
     def _layer_setup(self, bilm: BiLM) -> tuple[int | str, np.ndarray, float]:
         """Validated layer choice, softmax mix weights and gamma."""
@@ -89,14 +117,17 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
             check_is_fitted(self, "mix_weights_")
         bilm, model_id = self._bilm()
         layer, mix, gamma = self._layer_setup(bilm)
+        self._check_fitted_model()
         return bilm, model_id, layer, mix, gamma, self._tokens(X)
 
     def _tokens(self, X: Any) -> list[list[str]]:
         return to_token_lists(X, self.tokenizer)
 
     def _fit_mix(self, X: Any, y: Any, missing_y: str) -> BiLM:
-        """Validate, then set ``mix_weights_``, ``gamma_`` and ``n_layers_``."""
+        """Validate, then set ``mix_weights_``, ``gamma_``, ``n_layers_`` and ``model_sha256_``."""
         self._check_params()
+        self.__dict__.pop("model_sha256_", None)  # a new fit may use another model
+        options_file, weight_file = resolve_model(self.model)
         bilm, model_id = self._bilm()
         check_layer(self.layer, bilm.n_layers)
         if self.learn_mix:
@@ -109,6 +140,7 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
             self.mix_weights_, self.gamma_ = check_mix(self.mix_weights, self.gamma,
                                                        bilm.n_layers)
         self.n_layers_ = bilm.n_layers
+        self.model_sha256_ = model_sha256(options_file, weight_file)
         return bilm
 
     # -- running the biLM ----------------------------------------------------------------
@@ -144,7 +176,8 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
             return
         embedder = ElmoEmbedder(bilm, batch_size=self.batch_size, state=self.state)
         with progress_bar(self.progress, total=len(todo), desc=type(self).__name__,
-                          unit="doc", auto_minimum=_PROGRESS_MIN_DOCUMENTS) as bar:
+                          unit="doc", auto_minimum=_PROGRESS_MIN_DOCUMENTS) as bar, \
+                torch_threads(self.n_threads):
             for batch in embedder.iter_batches(todo):
                 values = per_document(batch.layers, batch.mask)
                 for index, value in zip(batch.indices, values):

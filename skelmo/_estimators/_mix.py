@@ -84,7 +84,13 @@ def pool_layers(layers: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor,
         Zero for a sentence without tokens.
     """
     counts = mask.sum(dim=1).clamp(min=1).to(layers.dtype)
-    mean = layers.sum(dim=2) / counts.view(1, -1, 1)
+    # Token by token, in order: a library sum over the time axis groups its terms by
+    # the batch's padded length, which would make a document's mean depend on the
+    # other documents of its batch. Padding adds exact zeros.
+    total = layers.new_zeros(layers.shape[:2] + layers.shape[3:])
+    for step in range(layers.shape[2]):
+        total += layers[:, :, step]
+    mean = total / counts.view(1, -1, 1)
     if layers.shape[2] == 0:
         maximum = torch.zeros_like(mean)
     else:

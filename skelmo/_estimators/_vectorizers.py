@@ -6,11 +6,11 @@ import numbers
 from collections.abc import Hashable, Iterator
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .._engine import BiLM
-from ._base import ElmoEstimatorBase
-from ._mix import POOLINGS, check_layer, combine_layers, output_width
+from ._base import ElmoEstimatorBase, feature_width
+from ._mix import POOLINGS, combine_layers, output_width
 
 __all__ = ["ElmoTokenVectorizer", "ElmoVectorizer"]
 
@@ -20,7 +20,7 @@ _OUTPUTS = ("padded", "ragged", "flat")
 _POOLED_CHUNK_BYTES = 8 << 20
 
 
-class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, ElmoEstimatorBase):
+class ElmoVectorizer(ElmoEstimatorBase):
     """Embed documents as ELMo vectors: one pooled vector per document.
 
     Each document is tokenized, run through a biLM, and its token vectors
@@ -59,6 +59,11 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, ElmoEstimatorBase):
     batch_size : int, default=64
         Documents per forward pass; memory grows with it, not with the input.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    n_threads : int, default=None
+        Torch CPU threads while embedding; None leaves torch's setting (one
+        per core). On a machine shared with other busy processes, or inside
+        ``GridSearchCV(n_jobs=...)``, 1 is usually fastest (see the user
+        guide's "Threads" section).
     state : {"warm", "zero", "stateful"}, default="warm"
         LSTM initial-state policy. Under ``"warm"`` and ``"zero"`` a
         document's vector never depends on the other documents.
@@ -79,6 +84,10 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, ElmoEstimatorBase):
         Mix scale in use.
     n_layers_ : int
         Number of layers of the model, the token layer included.
+    model_sha256_ : str
+        SHA-256 of the model's files at fit. Transforming with other files
+        (replaced in place, or another ``model``) raises a ValueError saying
+        so.
 
     Examples
     --------
@@ -105,6 +114,7 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, ElmoEstimatorBase):
         tokenizer=None,
         batch_size=64,
         device="auto",
+        n_threads=None,
         state="warm",
         progress="auto",
         cache=True,
@@ -119,6 +129,7 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, ElmoEstimatorBase):
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.device = device
+        self.n_threads = n_threads
         self.state = state
         self.progress = progress
         self.cache = cache
@@ -143,10 +154,29 @@ class ElmoVectorizer(ClassNamePrefixFeaturesOutMixin, ElmoEstimatorBase):
         -------
         self
         """
-        bilm = self._fit_mix(X, y, "learn_mix=True needs y: call fit(X, y).")
-        self._n_features_out = output_width(check_layer(self.layer, bilm.n_layers),
-                                            bilm.n_layers, bilm.output_dim)
+        self._fit_mix(X, y, "learn_mix=True needs y: call fit(X, y).")
         return self
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``elmovectorizer0``, ``elmovectorizer1``, ...
+
+        Their number follows the current ``layer`` and ``model``, so it is
+        right after ``set_params`` too. Needs no fit, except with
+        ``learn_mix=True``, where :meth:`transform` needs one as well.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the input is text.
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        if self.learn_mix:
+            check_is_fitted(self, "mix_weights_")
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(feature_width(self))], dtype=object)
 
     def _probe_features(self, bilm: BiLM, model_id: Hashable,
                         documents: list[list[str]]) -> np.ndarray:
@@ -235,6 +265,11 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
     tokenizer : callable, default=None
     batch_size : int, default=64
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    n_threads : int, default=None
+        Torch CPU threads while embedding; None leaves torch's setting (one
+        per core). On a machine shared with other busy processes, or inside
+        ``GridSearchCV(n_jobs=...)``, 1 is usually fastest (see the user
+        guide's "Threads" section).
     state : {"warm", "zero", "stateful"}, default="warm"
     progress : {"auto", True, False}, default="auto"
     cache : bool, default=True
@@ -245,6 +280,7 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
     mix_weights_ : ndarray of shape (n_layers,)
     gamma_ : float
     n_layers_ : int
+    model_sha256_ : str
 
     Examples
     --------
@@ -276,6 +312,7 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         tokenizer=None,
         batch_size=64,
         device="auto",
+        n_threads=None,
         state="warm",
         progress="auto",
         cache=True,
@@ -291,6 +328,7 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.device = device
+        self.n_threads = n_threads
         self.state = state
         self.progress = progress
         self.cache = cache

@@ -1,0 +1,92 @@
+"""The determinism guarantee on randomly drawn architectures, inputs and batchings.
+
+Under the ``"warm"`` and ``"zero"`` policies a sentence's vectors must be
+bitwise the same whatever its batch, its row, the batch size, the rest of the
+input or its order, for every architecture the file format allows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skelmo import BiLM, ElmoEmbedder, ElmoVectorizer, write_model
+from skelmo._engine import torch_threads
+from skelmo.testing import make_options, make_random_weights
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'-éü"
+
+
+@st.composite
+def architectures(draw):
+    filters = draw(st.lists(st.tuples(st.integers(1, 6), st.sampled_from([1, 3, 4, 7, 8, 16])),
+                            min_size=1, max_size=4))
+    return make_options(
+        char_dim=draw(st.sampled_from([2, 4, 5])),
+        filters=filters,
+        n_highway=draw(st.integers(0, 2)),
+        activation=draw(st.sampled_from(["relu", "tanh"])),
+        projection_dim=draw(st.sampled_from([4, 8, 12, 20, 40])),
+        cell_dim=draw(st.sampled_from([8, 16, 24, 40, 100, 200, 256])),
+        n_layers=draw(st.integers(1, 3)),
+        cell_clip=draw(st.sampled_from([None, 3.0])),
+        proj_clip=draw(st.sampled_from([None, 3.0])),
+        use_skip_connections=draw(st.booleans()),
+    )
+
+
+words = st.text(alphabet=_LETTERS, min_size=1, max_size=12)
+documents = st.lists(st.lists(words, min_size=0, max_size=40), min_size=2, max_size=40)
+
+
+def _embed(bilm, docs, batch_size, state):
+    return ElmoEmbedder(bilm, batch_size=batch_size, state=state).embed_sentences(docs)
+
+
+def _assert_same(left, right):
+    assert len(left) == len(right)
+    for a, b in zip(left, right):
+        assert a.shape == b.shape
+        assert np.array_equal(a, b), float(np.abs(a - b).max())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(options=architectures(), docs=documents, data=st.data())
+def test_vectors_do_not_depend_on_the_batch(threads, options, docs, data):
+    bilm = BiLM.from_weights(options, make_random_weights(options, seed=data.draw(
+        st.integers(0, 2**16), label="seed")))
+    state = data.draw(st.sampled_from(["warm", "zero"]), label="state")
+    batch_size = data.draw(st.integers(1, 70), label="batch_size")
+    start = data.draw(st.integers(0, len(docs) - 1), label="start")
+    stop = data.draw(st.integers(start + 1, len(docs)), label="stop")
+    with torch_threads(threads):
+        reference = _embed(bilm, docs, 64, state)
+        _assert_same(_embed(bilm, docs, batch_size, state), reference)
+        _assert_same(_embed(bilm, docs[start:stop], 64, state), reference[start:stop])
+        _assert_same(_embed(bilm, docs[::-1], batch_size, state)[::-1], reference)
+        for row, doc in enumerate(docs[:3]):
+            _assert_same(_embed(bilm, [doc], 1, state), reference[row : row + 1])
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(options=architectures(), docs=documents, data=st.data())
+def test_pooled_vectors_do_not_depend_on_the_batch(tmp_path_factory, options, docs, data):
+    model = tmp_path_factory.mktemp("model")
+    write_model(options, make_random_weights(options, seed=1), model / "options.json",
+                model / "weights.hdf5")
+    pooling = data.draw(st.sampled_from(["mean", "max"]), label="pooling")
+    batch_size = data.draw(st.integers(1, 70), label="batch_size")
+    start = data.draw(st.integers(0, len(docs) - 1), label="start")
+
+    def vectors(documents, size=64):
+        return ElmoVectorizer(model=str(model), layer="all", pooling=pooling, cache=False,
+                              batch_size=size).transform(documents)
+
+    reference = vectors(docs)
+    assert np.array_equal(vectors(docs, batch_size), reference)
+    assert np.array_equal(vectors(docs[start:]), reference[start:])
+    assert np.array_equal(vectors(docs[::-1])[::-1], reference)

@@ -42,6 +42,7 @@ sys.path[:0] = [str(_HERE.parent), str(_HERE)]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _machine import cpu_description  # noqa: E402
 
 import skelmo  # noqa: E402
 from skelmo import BiLM, ElmoEmbedder  # noqa: E402
@@ -418,7 +419,7 @@ def main(argv=None) -> int:
     line("python / torch / numpy", f"{platform.python_version()} / {torch.__version__} / "
                                    f"{np.__version__}")
     line("skelmo", f"{skelmo.__version__} ({Path(skelmo.__file__).parent})")
-    line("CPU", f"{_cpu_name()}, {os.cpu_count()} logical CPUs")
+    line("CPU", cpu_description())
     line("torch threads (intra-op)", str(torch.get_num_threads()))
     line("RSS at start", fmt_mb(rss_mb()))
 
@@ -587,17 +588,6 @@ def main(argv=None) -> int:
     else:
         print("\n  Machine quiet during every timed phase (other processes < 0.15 cores).")
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for row in f:
-                if row.startswith("model name"):
-                    return row.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

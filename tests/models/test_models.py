@@ -417,12 +417,8 @@ def test_two_processes_download_at_once(served, home):
                                "together/weights.hdf5"]
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_killed_download_leaves_nothing_loadable(served, home):
-    server, _, weights_src = served
-    register_served(server, weights_mode="trickle", name="killed", persist=True)
-    proc = _downloader("killed", dict(os.environ))
-    directory = home / "models" / "killed"
+def _kill_once_downloading(proc: subprocess.Popen, directory: Path) -> None:
+    """SIGKILL a downloading process once its weights are partly written."""
     deadline = time.monotonic() + 60
     try:
         while not list(directory.glob(".weights.hdf5.*.part")):
@@ -433,6 +429,15 @@ def test_killed_download_leaves_nothing_loadable(served, home):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_killed_download_leaves_nothing_loadable(served, home):
+    server, _, weights_src = served
+    register_served(server, weights_mode="trickle", name="killed", persist=True)
+    proc = _downloader("killed", dict(os.environ))
+    directory = home / "models" / "killed"
+    _kill_once_downloading(proc, directory)
     assert not (directory / "weights.hdf5").exists()
     assert not (directory / "manifest.json").exists()
     with pytest.raises(ModelFileNotFoundError):
@@ -627,16 +632,7 @@ def test_a_killed_forced_download_keeps_the_verified_copy(served, home):
     proc = subprocess.Popen(
         [sys.executable, "-c", "from skelmo import models; models.download('kept', force=True)"],
         env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    try:
-        while not list(directory.glob(".weights.hdf5.*.part")):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the download never started"
-            time.sleep(0.05)
-        time.sleep(0.3)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=30)
+    _kill_once_downloading(proc, directory)
     assert list(directory.glob(".*.part"))  # what the killed run left behind
     _registry._checked.clear()
     assert models.get_model_files("kept", download=False) == (options_file, weight_file)

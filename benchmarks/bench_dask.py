@@ -46,11 +46,13 @@ import tempfile
 import time
 from pathlib import Path
 
-# Benchmark the working tree's skelmo.
+# Benchmark the working tree's skelmo, and find the shared workload next to this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import pandas as pd
+from _workload import make_documents
 
 _FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024))
 ARCHITECTURES = {
@@ -65,21 +67,6 @@ ARCHITECTURES = {
 
 
 # ------------------------------------------------------------------ workload
-def make_documents(n: int, seed: int = 0, mean_length: float = 23.0) -> list[str]:
-    """Seeded texts of pseudo-words: lognormal lengths, Zipf-distributed words."""
-    rng = np.random.default_rng(seed)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    vocab = sorted({"".join(rng.choice(letters, size=int(rng.integers(2, 11))))
-                    for _ in range(20_000)})
-    probs = 1.0 / np.arange(1, len(vocab) + 1) ** 1.07
-    probs /= probs.sum()
-    sigma = 0.6
-    lengths = np.clip(np.rint(rng.lognormal(np.log(mean_length) - sigma ** 2 / 2, sigma, n)),
-                      1, 80).astype(int)
-    return [" ".join(vocab[k] for k in rng.choice(len(vocab), size=m, p=probs))
-            for m in lengths]
-
-
 def _write_model(directory: str, arch: str) -> None:
     from skelmo.testing import make_random_model
 

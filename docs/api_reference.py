@@ -108,6 +108,12 @@ API_REFERENCE: list[dict] = [
         "objects": None,
     },
     {
+        "title": "Spark",
+        "module": "skelmo.spark",
+        "description": "Embedding a column of a Spark DataFrame.",
+        "objects": None,
+    },
+    {
         "title": "Training",
         "module": "skelmo.training",
         "description": "Pretraining a biLM of your own and exporting it in the published format.",

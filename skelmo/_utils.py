@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "check_progress", "progress_bar", "sha256_file"]
+__all__ = ["atomic_path", "check_progress", "import_optional", "progress_bar", "sha256_file"]
 
 _CHUNK = 1 << 20
 
@@ -60,6 +60,15 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def import_optional(module: str, install: str) -> Any:
+    """Import ``module`` of an optional extra, or raise ImportError with ``install``'s advice."""
+    try:
+        __import__(module)
+    except ImportError as error:
+        raise ImportError(install) from error
+    return sys.modules[module]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -3,15 +3,21 @@
 Owns :class:`~skelmo.ElmoVectorizer` and :class:`~skelmo.ElmoTokenVectorizer`,
 the validation of their input documents, layer choice, scalar mix and
 pooling, and the linear probe that learns a mix. Also the small interface
-(:func:`check_params`, :func:`tokenize_documents`, :func:`feature_width`,
-:class:`DocumentError`) through which the edges run an estimator.
+(:func:`check_params`, :func:`check_distributable`, :func:`tokenize_documents`,
+:func:`feature_width`, :class:`DocumentError`) through which the edges run an estimator.
 
 Imports: scikit-learn, pandas, :mod:`skelmo._engine`, :mod:`skelmo._format`,
 :mod:`skelmo.models` (model resolution) and :mod:`skelmo._utils`. The edges
 import it through this ``__init__``.
 """
 
-from ._base import ElmoEstimatorBase, check_params, feature_width, tokenize_documents
+from ._base import (
+    ElmoEstimatorBase,
+    check_distributable,
+    check_params,
+    feature_width,
+    tokenize_documents,
+)
 from ._inputs import DocumentError, DocumentTypeError, DocumentValueError
 from ._mix import check_layer, check_mix, combine_layers, output_width, softmax
 from ._vectorizers import ElmoTokenVectorizer, ElmoVectorizer
@@ -23,6 +29,7 @@ __all__ = [
     "ElmoEstimatorBase",
     "ElmoTokenVectorizer",
     "ElmoVectorizer",
+    "check_distributable",
     "check_layer",
     "check_mix",
     "check_params",

@@ -35,7 +35,13 @@ from ._inputs import to_token_lists
 from ._mix import check_layer, check_mix, output_width, pool_layers, softmax
 from ._probe import learn_mix_weights
 
-__all__ = ["ElmoEstimatorBase", "check_params", "feature_width", "tokenize_documents"]
+__all__ = [
+    "ElmoEstimatorBase",
+    "check_distributable",
+    "check_params",
+    "feature_width",
+    "tokenize_documents",
+]
 
 # Inputs at least this long get a progress bar under progress="auto" when
 # stderr is a terminal.
@@ -218,6 +224,33 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
 def check_params(estimator: ElmoEstimatorBase) -> None:
     """Raise the estimator's own error if one of its parameters is invalid."""
     estimator._check_params()
+
+
+def check_distributable(estimator: Any, pipeline_advice: str) -> None:
+    """Raise unless ``estimator`` can embed documents spread over the tasks of a cluster.
+
+    It must be an ELMo estimator with valid parameters, fitted if it learns its
+    mix, and under a deterministic state policy (``"stateful"`` carries the
+    state from batch to batch in input order, which no distributed job
+    reproduces). ``pipeline_advice`` ends the message for anything else, such as
+    a Pipeline.
+    """
+    if not isinstance(estimator, ElmoEstimatorBase):
+        raise TypeError(
+            f"Expected an ElmoVectorizer or ElmoTokenVectorizer, got {type(estimator).__name__}."
+            f" {pipeline_advice}"
+        )
+    estimator._check_params()
+    if estimator.learn_mix and not hasattr(estimator, "mix_weights_"):
+        raise ValueError(
+            f"This {type(estimator).__name__} has learn_mix=True and is not fitted yet: call "
+            "fit(X, y) on a sample first."
+        )
+    if estimator.state == "stateful":
+        raise ValueError(
+            "state='stateful' carries the LSTM state from one batch to the next in input order, "
+            "which a distributed job cannot reproduce: use state='warm' (the default) or 'zero'."
+        )
 
 
 def tokenize_documents(estimator: ElmoEstimatorBase, X: Any) -> list[list[str]]:

@@ -19,7 +19,7 @@ by each machine on first use.
 
 Layer
     An edge: it imports :mod:`skelmo._estimators` (the estimators and their
-    interface for the edges) and, when called, Dask itself.
+    interface for the edges), :mod:`skelmo._utils` and, when called, Dask itself.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .._estimators import ElmoEstimatorBase, ElmoTokenVectorizer, check_params
+from .._estimators import ElmoEstimatorBase, ElmoTokenVectorizer, check_distributable
+from .._utils import import_optional
 from ._tasks import (
     embed_partition,
     embed_partition_frame,
@@ -49,12 +50,7 @@ _INSTALL = (
 
 
 def _require(module: str) -> Any:
-    """Import a Dask module, or say what to install."""
-    try:
-        __import__(module)
-    except ImportError as error:
-        raise ImportError(_INSTALL) from error
-    return sys.modules[module]
+    return import_optional(module, _INSTALL)
 
 
 def _collection_kind(documents: Any) -> str:
@@ -85,23 +81,9 @@ def _collection_kind(documents: Any) -> str:
 
 
 def _check_estimator(estimator: Any, as_frame: bool) -> None:
-    if not isinstance(estimator, ElmoEstimatorBase):
-        raise TypeError(
-            f"Expected an ElmoVectorizer or ElmoTokenVectorizer, got {type(estimator).__name__}."
-            " For a Pipeline, embed with its ElmoVectorizer step, or wrap the pipeline in "
-            "dask_ml.wrappers.ParallelPostFit (see the 'Scaling out' guide)."
-        )
-    check_params(estimator)
-    if estimator.learn_mix and not hasattr(estimator, "mix_weights_"):
-        raise ValueError(
-            f"This {type(estimator).__name__} has learn_mix=True and is not fitted yet: call "
-            "fit(X, y) on a sample first."
-        )
-    if estimator.state == "stateful":
-        raise ValueError(
-            "state='stateful' carries the LSTM state from one batch to the next in input order, "
-            "which a distributed job cannot reproduce: use state='warm' (the default) or 'zero'."
-        )
+    check_distributable(estimator, "For a Pipeline, embed with its ElmoVectorizer step, or wrap "
+                                   "the pipeline in dask_ml.wrappers.ParallelPostFit (see the "
+                                   "'Scaling out' guide).")
     if isinstance(estimator, ElmoTokenVectorizer):
         if estimator.output == "ragged":
             raise ValueError(

@@ -73,16 +73,7 @@ def _as_documents(X: Any) -> tuple[Sequence[Any], pd.Index | None]:
             f"Expected an iterable of documents (list, array or pandas Series of str), "
             f"got {type(X).__name__}."
         )
-    documents = list(X)
-    if documents and all(_is_one_text_row(item) for item in documents):
-        # A list of one-text rows is an (n, 1) column, read as an (n, 1) array is.
-        return [item[0] for item in documents], None
-    return documents, None
-
-
-def _is_one_text_row(item: Any) -> bool:
-    return isinstance(item, (list, tuple, np.ndarray)) and len(item) == 1 \
-        and isinstance(item[0], str)
+    return list(X), None
 
 
 def _is_missing(item: Any) -> bool:
@@ -97,11 +88,13 @@ def to_token_lists(X: Any, tokenizer: Tokenizer | None) -> list[list[str]]:
     Parameters
     ----------
     X : list, tuple, ndarray, pandas Series or one-column DataFrame
-        Documents as str, or already tokenized as lists of str. Two-dimensional
-        input of one column (an ``(n, 1)`` array, a one-column DataFrame, or a
-        list whose every row is a one-element list of str) is a column of
-        documents, as scikit-learn reads it; give a one-token document as a
-        token list among longer ones, or as a str.
+        Documents as str, or already tokenized as lists of str. The container
+        decides: an array, Series or DataFrame column holds texts (an ``(n, 1)``
+        array is a column of them, as ``ColumnTransformer`` passes it), while a
+        list or tuple holds documents one per item, each a str or a token list.
+        So ``[["a b"], ["c"]]`` is two token lists of one token each, whatever
+        other rows the list holds: reading it by its shape would give a slice of
+        token lists another meaning than the whole.
     tokenizer : callable or None
         Applied to str documents; None means :func:`skelmo.tokenize`.
 

@@ -88,25 +88,23 @@ def test_n_threads_applies_while_embedding_and_is_restored(model_dir, monkeypatc
     np.testing.assert_array_equal(out, expected)
 
 
-# -- one rule for two-dimensional input of one column -------------------------------------
+# -- one documented rule for two-dimensional input: the container decides ------------------
 
 
-def test_one_column_list_is_read_like_a_one_column_array(model_dir):
+def test_an_array_column_holds_texts_and_a_list_holds_token_lists(model_dir):
     vectorizer = ElmoTokenVectorizer(model=str(model_dir), layer=1, output="ragged")
-    column = [[doc] for doc in DOCS]
-    from_list = vectorizer.transform(column)
-    from_array = vectorizer.transform(np.array(column, dtype=object))
-    from_docs = vectorizer.transform(DOCS)
-    for a, b, c in zip(from_list, from_array, from_docs):
-        np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(a, c)
-    assert [len(v) for v in from_list] == [7, 5, 7]
+    column = np.array([[doc] for doc in DOCS], dtype=object)
+    for from_array, from_texts in zip(vectorizer.transform(column), vectorizer.transform(DOCS)):
+        np.testing.assert_array_equal(from_array, from_texts)
+    nested = [["one"], ["two", "tokens"], ["don't"], ["a b"]]
+    assert [len(v) for v in vectorizer.transform(nested)] == [1, 2, 1, 1]
 
 
-def test_token_lists_of_several_tokens_stay_token_lists(model_dir):
-    vectorizer = ElmoTokenVectorizer(model=str(model_dir), layer=1, output="ragged")
-    out = vectorizer.transform([["one"], ["two", "tokens"], ["don't"]])
-    assert [len(v) for v in out] == [1, 2, 1]
+def test_a_slice_of_token_lists_keeps_its_meaning(model_dir):
+    vectorizer = ElmoVectorizer(model=str(model_dir), cache=False)
+    token_lists = [["two", "tokens"], ["0A"], ["don't"]]
+    whole = vectorizer.transform(token_lists)
+    np.testing.assert_array_equal(vectorizer.transform(token_lists[1:]), whole[1:])
 
 
 # -- a fitted estimator knows the model it was fitted on ----------------------------------

@@ -11,6 +11,7 @@ worth watching (each caller sets that threshold; most use none).
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import secrets
 import sys
@@ -19,7 +20,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "check_progress", "import_optional", "progress_bar", "sha256_file"]
+__all__ = [
+    "STATE_POLICIES",
+    "atomic_path",
+    "check_integer",
+    "check_progress",
+    "import_optional",
+    "progress_bar",
+    "sha256_file",
+]
+
+#: The LSTM initial-state policies (:mod:`skelmo._engine` implements them). Kept here so
+#: that the command line lists them without importing torch.
+STATE_POLICIES = ("warm", "zero", "stateful")
 
 _CHUNK = 1 << 20
 
@@ -78,6 +91,21 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         while chunk := fin.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_integer(value: Any, name: str, *, minimum: int = 1,
+                  none_ok: bool = False) -> int | None:
+    """Return ``value`` as an int if it is an integer of at least ``minimum``, else raise.
+
+    ``minimum`` is 1 ("a positive integer") or 0 ("a non-negative integer");
+    with ``none_ok``, None is accepted and returned. Booleans are refused.
+    """
+    if none_ok and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+        raise ValueError(f"{name} must be {'None or ' if none_ok else ''}{kind}, got {value!r}.")
+    return int(value)
 
 
 def check_progress(progress: Any) -> bool | str:

@@ -27,14 +27,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from ._utils import atomic_path, progress_bar
+from ._utils import STATE_POLICIES, atomic_path, progress_bar
 
 __all__ = ["main"]
 
 _LAYERS = ("all", "top", "average", "mix")
-# skelmo._engine.STATE_POLICIES, spelled out so that building the parser imports no torch
-# (tests/test_cli.py checks that the two agree).
-_STATE_POLICIES = ("warm", "zero", "stateful")
 _THREADS_HELP = ("torch CPU threads (default: torch's setting, one per core; on a shared or busy "
                  "machine 1 is often faster)")
 
@@ -157,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="sentences per forward pass (default: 64)")
     embed.add_argument("--device", default="auto", metavar="DEVICE",
                        help="cpu, cuda, cuda:N or auto (default: auto, CUDA when available)")
-    embed.add_argument("--state", choices=_STATE_POLICIES, default="warm",
+    embed.add_argument("--state", choices=STATE_POLICIES, default="warm",
                        help="LSTM initial state policy (default: warm; stateful reproduces "
                        "the original implementation's order-dependent outputs)")
     embed.add_argument("--overwrite", action="store_true",

@@ -417,4 +417,4 @@ def test_train_threads_reach_torch(tmp_path, monkeypatch, capsys):
 def test_the_parser_knows_the_engines_state_policies():
     from skelmo import _engine, cli
 
-    assert cli._STATE_POLICIES == _engine.STATE_POLICIES
+    assert cli.STATE_POLICIES is _engine.STATE_POLICIES

@@ -29,8 +29,8 @@ from ._cache import (
     model_identity,
     model_sha256,
 )
-from ._device import check_n_threads, resolve_device, torch_threads
-from ._embed import ElmoEmbedder, EmbeddedBatch, check_batch_size
+from ._device import resolve_device, torch_threads
+from ._embed import ElmoEmbedder, EmbeddedBatch
 from ._layout import conv_from_torch, conv_to_torch, highway_from_torch, highway_to_torch
 from ._state import STATE_POLICIES, StatefulCarry, check_state_policy, warm_state
 
@@ -48,8 +48,6 @@ __all__ = [
     "LstmState",
     "StatefulCarry",
     "activation_cache",
-    "check_batch_size",
-    "check_n_threads",
     "check_state_policy",
     "clear_model_cache",
     "conv_from_torch",

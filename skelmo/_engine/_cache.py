@@ -18,7 +18,6 @@ Activation cache
 from __future__ import annotations
 
 import hashlib
-import numbers
 import os
 import threading
 from collections import OrderedDict
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import sha256_file
+from .._utils import check_integer, sha256_file
 from ._bilm import BiLM
 from ._device import resolve_device
 
@@ -168,10 +167,9 @@ class ActivationCache:
 
     @max_bytes.setter
     def max_bytes(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"max_bytes must be a non-negative integer, got {value!r}.")
+        value = check_integer(value, "max_bytes", minimum=0)
         with self._lock:
-            self._max_bytes = int(value)
+            self._max_bytes = value
             self._evict()
 
     def get(self, key: Hashable) -> Any | None:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 
-__all__ = ["check_n_threads", "resolve_device", "torch_threads"]
+from .._utils import check_integer
 
-
-def check_n_threads(n_threads: object) -> int | None:
-    """Return ``n_threads`` if it is None or a positive integer, else raise ValueError."""
-    if n_threads is None:
-        return None
-    if not isinstance(n_threads, numbers.Integral) or isinstance(n_threads, bool) \
-            or n_threads < 1:
-        raise ValueError(f"n_threads must be None or a positive integer, got {n_threads!r}.")
-    return int(n_threads)
+__all__ = ["resolve_device", "torch_threads"]
 
 
 @contextmanager
@@ -36,7 +27,7 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
     Torch's thread count is one setting for the whole process: two blocks
     running at once in threads of one process share it.
     """
-    n_threads = check_n_threads(n_threads)
+    n_threads = check_integer(n_threads, "n_threads", none_ok=True)
     if n_threads is None:
         yield
         return

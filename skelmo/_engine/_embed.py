@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import numbers
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -12,10 +11,11 @@ import numpy as np
 import torch
 
 from .._format import BOS_TOKEN, EOS_TOKEN, check_tokens, token_to_ids
+from .._utils import check_integer
 from ._bilm import BiLM
 from ._state import StatefulCarry, check_state_policy, warm_state
 
-__all__ = ["ElmoEmbedder", "EmbeddedBatch", "check_batch_size"]
+__all__ = ["ElmoEmbedder", "EmbeddedBatch"]
 
 # Sentences are sorted by length within windows of this many batches, so
 # that batches hold sentences of similar length while the input streams.
@@ -42,14 +42,6 @@ class EmbeddedBatch:
     indices: list[int]
     layers: torch.Tensor
     mask: torch.Tensor
-
-
-def check_batch_size(batch_size: object) -> int:
-    """Return ``batch_size`` as an int if it is a positive integer, else raise ValueError."""
-    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    return int(batch_size)
 
 
 class ElmoEmbedder:
@@ -86,7 +78,7 @@ class ElmoEmbedder:
     def __init__(self, bilm: BiLM, *, batch_size: int = 64, state: str = "warm",
                  keep_boundaries: bool = False):
         self.bilm = bilm
-        self.batch_size = check_batch_size(batch_size)
+        self.batch_size = check_integer(batch_size, "batch_size")
         self.state = check_state_policy(state)
         self.keep_boundaries = keep_boundaries
         self._carry = StatefulCarry(bilm) if state == "stateful" else None

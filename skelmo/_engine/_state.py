@@ -21,12 +21,12 @@ from __future__ import annotations
 import threading
 
 from .._format import batch_to_ids
+from .._utils import STATE_POLICIES
 from ._bilm import BiLM, LstmState
 from ._warmup import WARMUP_SENTENCES
 
 __all__ = ["STATE_POLICIES", "StatefulCarry", "check_state_policy", "warm_state"]
 
-STATE_POLICIES = ("warm", "zero", "stateful")
 
 
 def check_state_policy(state: object) -> str:

@@ -9,8 +9,8 @@ output width, without calling private methods.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Hashable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,14 +22,12 @@ from .._engine import (
     BiLM,
     ElmoEmbedder,
     activation_cache,
-    check_batch_size,
-    check_n_threads,
     check_state_policy,
     load_bilm_with_identity,
     model_sha256,
     torch_threads,
 )
-from .._utils import check_progress, progress_bar
+from .._utils import check_integer, check_progress, progress_bar
 from ..models import resolve_model
 from ._inputs import to_token_lists
 from ._mix import check_layer, check_mix, output_width, pool_layers, softmax
@@ -65,33 +63,29 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
 
     def _check_common(self) -> None:
         check_state_policy(self.state)
-        check_batch_size(self.batch_size)
+        check_integer(self.batch_size, "batch_size")
         check_progress(self.progress)
         if not isinstance(self.cache, bool):
             raise ValueError(f"cache must be True or False, got {self.cache!r}.")
         if not isinstance(self.learn_mix, bool):
             raise ValueError(f"learn_mix must be True or False, got {self.learn_mix!r}.")
-        check_n_threads(self.n_threads)
-        if self.random_state is not None and (
-            not isinstance(self.random_state, numbers.Integral)
-            or isinstance(self.random_state, bool) or self.random_state < 0
-        ):
-            raise ValueError(
-                f"random_state must be None or a non-negative int, got {self.random_state!r}."
-            )
+        check_integer(self.n_threads, "n_threads", none_ok=True)
+        check_integer(self.random_state, "random_state", minimum=0, none_ok=True)
 
-    def _bilm(self) -> tuple[BiLM, Hashable]:
-        """The model (loaded through the process-wide cache) and its activation-cache key."""
-        options_file, weight_file = resolve_model(self.model)
+    def _bilm(self, files: tuple[Path, Path] | None = None) -> tuple[BiLM, Hashable]:
+        """The model (loaded through the process-wide cache) and its activation-cache key.
+
+        ``files`` are the model's files when the caller has resolved them already.
+        """
+        options_file, weight_file = files or resolve_model(self.model)
         bilm, identity = load_bilm_with_identity(options_file, weight_file, self.device)
         return bilm, (identity, str(bilm.device))
 
-    def _check_fitted_model(self) -> None:
+    def _check_fitted_model(self, options_file: Path, weight_file: Path) -> None:
         """A fitted estimator's model must still be the one it was fitted on."""
         recorded = getattr(self, "model_sha256_", None)
         if recorded is None:
             return
-        options_file, weight_file = resolve_model(self.model)
         current = model_sha256(options_file, weight_file)
         if current != recorded:
             raise ValueError(
@@ -121,9 +115,10 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
         self._check_params()
         if self.learn_mix:
             check_is_fitted(self, "mix_weights_")
-        bilm, model_id = self._bilm()
+        files = resolve_model(self.model)
+        bilm, model_id = self._bilm(files)
         layer, mix, gamma = self._layer_setup(bilm)
-        self._check_fitted_model()
+        self._check_fitted_model(*files)
         return bilm, model_id, layer, mix, gamma, self._tokens(X)
 
     def _tokens(self, X: Any) -> list[list[str]]:
@@ -133,8 +128,8 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
         """Validate, then set ``mix_weights_``, ``gamma_``, ``n_layers_`` and ``model_sha256_``."""
         self._check_params()
         self.__dict__.pop("model_sha256_", None)  # a new fit may use another model
-        options_file, weight_file = resolve_model(self.model)
-        bilm, model_id = self._bilm()
+        files = resolve_model(self.model)
+        bilm, model_id = self._bilm(files)
         check_layer(self.layer, bilm.n_layers)
         if self.learn_mix:
             if y is None:
@@ -146,7 +141,7 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
             self.mix_weights_, self.gamma_ = check_mix(self.mix_weights, self.gamma,
                                                        bilm.n_layers)
         self.n_layers_ = bilm.n_layers
-        self.model_sha256_ = model_sha256(options_file, weight_file)
+        self.model_sha256_ = model_sha256(*files)
         return bilm
 
     # -- running the biLM ----------------------------------------------------------------

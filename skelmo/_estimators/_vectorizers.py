@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Hashable, Iterator
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._engine import BiLM
+from .._utils import check_integer
 from ._base import ElmoEstimatorBase, feature_width
 from ._mix import POOLINGS, combine_layers, output_width
 
@@ -338,13 +338,7 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         self._check_common()
         if self.output not in _OUTPUTS:
             raise ValueError(f"output must be one of {_OUTPUTS}, got {self.output!r}.")
-        if self.max_length is not None and (
-            not isinstance(self.max_length, numbers.Integral)
-            or isinstance(self.max_length, bool) or self.max_length < 1
-        ):
-            raise ValueError(
-                f"max_length must be None or a positive integer, got {self.max_length!r}."
-            )
+        check_integer(self.max_length, "max_length", none_ok=True)
 
     def fit(self, X, y=None):
         """Check the parameters and, with ``learn_mix=True``, learn the layer mix.

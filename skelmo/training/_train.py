@@ -1,12 +1,4 @@
-"""The training loop, the learning-rate schedule, checkpoints and perplexity.
-
-:func:`train` reads a corpus of tokenized sentences (one per line, tokens
-separated by spaces, as :func:`skelmo.tokenize` gives them), trains the
-forward and backward language models together, and writes ``options.json``
-and ``weights.hdf5``: files any ELMo loader reads, skelmo's estimators
-included. :func:`evaluate_perplexity` measures an exported model on held-out
-text.
-"""
+"""The training loop, learning-rate schedule, checkpoints and perplexity of skelmo.training."""
 
 from __future__ import annotations
 

@@ -198,7 +198,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("output_dir", metavar="OUTPUT_DIR")
     train.add_argument("--heldout", metavar="FILE", help="held-out text: report its perplexity")
     train.add_argument("--options", metavar="FILE", help="options.json giving the architecture "
-                       "(default: skelmo.training.default_options())")
+                       "(default: skelmo.training.default_options(), or that of --init-model)")
+    train.add_argument("--init-model", metavar="MODEL",
+                       help="continue the pretraining of MODEL (a registered name such as "
+                       "'small', or a model directory) instead of starting from random "
+                       "weights; the architecture is MODEL's")
+    train.add_argument("--output-warmup-steps", type=_non_negative_int, metavar="N",
+                       help="steps in which only the new output layer learns (default: 200 "
+                       "with --init-model, else 0)")
     train.add_argument("--steps", type=_positive_int, metavar="N",
                        help="training steps in all (default: one pass per --epochs)")
     train.add_argument("--epochs", type=_positive_int, default=1, metavar="N")
@@ -228,12 +235,20 @@ def _progress_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
+    return _integer_at_least(text, 1, "a positive integer")
+
+
+def _non_negative_int(text: str) -> int:
+    return _integer_at_least(text, 0, "a non-negative integer")
+
+
+def _integer_at_least(text: str, minimum: int, kind: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}")
     return value
 
 
@@ -556,6 +571,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     with torch_threads(args.threads):
         result = train(
             args.corpus, args.output_dir, heldout=args.heldout, options=options,
+            init_model=args.init_model, output_warmup_steps=args.output_warmup_steps,
             vocab_size=args.vocab_size, min_count=args.min_count, epochs=args.epochs,
             max_steps=args.steps, batch_size=args.batch_size, unroll_steps=args.unroll_steps,
             learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,

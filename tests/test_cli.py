@@ -18,7 +18,7 @@ import torch
 
 from skelmo import BiLM, ElmoEmbedder, __version__, models
 from skelmo.cli import main
-from skelmo.testing import make_random_model
+from skelmo.testing import make_options, make_random_model
 from tests._http_server import ModelServer
 
 TINY = dict(filters=((1, 4), (2, 8)), n_highway=1, projection_dim=8, cell_dim=16, n_layers=2)
@@ -418,3 +418,23 @@ def test_the_parser_knows_the_engines_state_policies():
     from skelmo import _engine, cli
 
     assert cli.STATE_POLICIES is _engine.STATE_POLICIES
+
+
+def test_train_init_model_continues_a_model(tmp_path, capsys):
+    options = make_options(char_dim=4, filters=((1, 4), (2, 8)), n_highway=1,
+                           projection_dim=8, cell_dim=16, n_layers=1)
+    start = make_random_model(tmp_path / "start", options=options, seed=2)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat .\na dog sat on a rug .\n" * 20, encoding="utf-8")
+    args = ["train", str(corpus), str(tmp_path / "out"), "--init-model", str(tmp_path / "start"),
+            "--steps", "2", "--batch-size", "2", "--unroll-steps", "4", "--min-count", "1",
+            "--output-warmup-steps", "2", "--device", "cpu"]
+    assert main(args) == 0
+    assert "2 steps" in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "options.json").read_text()) == json.loads(
+        start[0].read_text())
+    # Two warm-up steps of two: the biLM weights are the starting ones.
+    with h5py.File(start[1], "r") as before, h5py.File(tmp_path / "out" / "weights.hdf5") as after:
+        assert np.array_equal(before["char_embed"][()], after["char_embed"][()])
+    assert main([*args[:-4], "--output-warmup-steps", "-1"]) == 2
+    assert "non-negative integer" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from .._engine import (
     highway_to_torch,
 )
 from .._format import N_CHARACTER_ROWS, PAD_ID, ElmoOptions, ElmoWeights, LstmCellWeights
+from ._recurrence import GATE_ORDER, projected_lstm
 
 __all__ = ["LmSoftmax", "TrainableBiLM"]
 
@@ -106,42 +107,48 @@ class TrainableBiLM(nn.Module):
         return (torch.zeros(2, o.n_layers, batch, o.projection_dim, device=device),
                 torch.zeros(2, o.n_layers, batch, o.cell_dim, device=device))
 
-    def run_direction(self, direction: int, x: torch.Tensor,
-                      state: tuple[torch.Tensor, torch.Tensor]
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Run one direction's stack over ``x`` of shape (batch, steps, proj).
+    def run_stacks(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run both directions' stacks, each over its own input.
 
-        ``state`` is that direction's ``(h, c)``, each (n_layers, batch, dim).
-        Returns the top layer's outputs (batch, steps, proj) and the final
-        ``h`` and ``c``.
+        Parameters
+        ----------
+        x : Tensor of shape (2, batch, steps, proj)
+            ``x[0]`` for the forward stack, ``x[1]`` (text reversed) for the
+            backward one.
+        state : (h, c)
+            Each of shape (2, n_layers, batch, proj / cell).
+
+        Returns
+        -------
+        outputs : Tensor of shape (2, batch, steps, proj)
+            Each stack's top layer.
+        h, c : Tensor
+            The final state, shaped as ``state``.
         """
         o = self.options
+        proj = o.projection_dim
+        stacks, batch, steps, _ = x.shape
         h_final, c_final = [], []
         for layer in range(o.n_layers):
-            k = direction * o.n_layers + layer
+            # Both directions' weights, gate columns in the recurrence's order.
+            kernels = _gate_columns(
+                torch.stack([self.kernels[d * o.n_layers + layer] for d in range(2)]))
+            biases = _gate_columns(
+                torch.stack([self.biases[d * o.n_layers + layer] for d in range(2)]))
+            w_proj = torch.stack([self.projections[d * o.n_layers + layer] for d in range(2)])
             inputs = F.dropout(x, self.dropout, self.training)
-            kernel = self.kernels[k]
-            proj = o.projection_dim
-            # The input half of every gate, for all steps at once.
-            x_gates = torch.addmm(self.biases[k], inputs.reshape(-1, proj), kernel[:proj])
-            x_gates = x_gates.view(x.shape[0], x.shape[1], -1)
-            w_hidden, w_proj = kernel[proj:], self.projections[k]
-            h, c = state[0][layer], state[1][layer]
-            outputs = []
-            for t in range(x.shape[1]):
-                i, j, f, out = torch.addmm(x_gates[:, t], h, w_hidden).chunk(4, dim=-1)
-                c = torch.sigmoid(f + FORGET_BIAS) * c + torch.sigmoid(i) * torch.tanh(j)
-                if o.cell_clip is not None:
-                    c = c.clamp(-o.cell_clip, o.cell_clip)
-                h = (torch.sigmoid(out) * torch.tanh(c)) @ w_proj
-                if o.proj_clip is not None:
-                    h = h.clamp(-o.proj_clip, o.proj_clip)
-                outputs.append(h)
+            # The input half of every gate, for all steps of both stacks at once.
+            x_gates = torch.baddbmm(biases[:, None], inputs.reshape(stacks, -1, proj),
+                                    kernels[:, :proj]).view(stacks, batch, steps, -1)
+            out, h, c = projected_lstm(x_gates, state[0][:, layer], state[1][:, layer],
+                                       kernels[:, proj:], w_proj, FORGET_BIAS,
+                                       o.cell_clip, o.proj_clip)
             h_final.append(h)
             c_final.append(c)
-            layer_out = torch.stack(outputs, dim=1)
-            x = layer_out + x if (layer > 0 and o.use_skip_connections) else layer_out
-        return F.dropout(x, self.dropout, self.training), torch.stack(h_final), torch.stack(c_final)
+            x = out + x if (layer > 0 and o.use_skip_connections) else out
+        return (F.dropout(x, self.dropout, self.training), torch.stack(h_final, dim=1),
+                torch.stack(c_final, dim=1))
 
     def load_weights(self, weights: ElmoWeights) -> None:
         """Set every parameter from weights in the published layout."""
@@ -186,6 +193,13 @@ class TrainableBiLM(nn.Module):
                                  projection=npy(self.projections[d * n + layer]))
                  for layer in range(n)] for d in range(2)]
         return ElmoWeights(npy(self.char_embed), conv, highway, projection, lstm)
+
+
+def _gate_columns(published: torch.Tensor) -> torch.Tensor:
+    """Reorder the last axis from the published gate order to :data:`GATE_ORDER`."""
+    *lead, width = published.shape
+    blocks = published.view(*lead, 4, width // 4)
+    return blocks[..., list(GATE_ORDER), :].reshape(*lead, width)
 
 
 def _trim_padding(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:

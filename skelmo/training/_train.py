@@ -19,8 +19,16 @@ from typing import Any
 import torch
 
 from .._engine import resolve_device
-from .._format import ElmoOptions, ModelFileError, read_model, write_model
-from .._utils import atomic_path, check_progress, progress_bar
+from .._format import (
+    ElmoOptions,
+    ElmoWeights,
+    ModelFileError,
+    read_model,
+    read_options,
+    write_model,
+)
+from .._utils import atomic_path, check_integer, check_progress, progress_bar, sha256_file
+from ..models import resolve_model
 from ._data import EncodedText, Vocabulary, count_words, n_windows, read_corpus, windows
 from ._model import LmSoftmax, TrainableBiLM
 
@@ -131,7 +139,9 @@ def train(
     output_dir: str | os.PathLike[str],
     *,
     heldout: str | os.PathLike[str] | None = None,
-    options: ElmoOptions | None = None,
+    options: ElmoOptions | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    init_model: Any = None,
+    output_warmup_steps: int | None = None,
     vocab_size: int = 50000,
     min_count: int = 3,
     epochs: int = 1,
@@ -174,8 +184,25 @@ def train(
     heldout : str or path-like, default=None
         Held-out text in the same format; its perplexity is measured on the
         exported model at the end.
-    options : ElmoOptions, default=None
-        The architecture; None means :func:`default_options`.
+    options : ElmoOptions, dict or path-like, default=None
+        The architecture: an :class:`~skelmo.ElmoOptions`, a dict in the
+        layout of ``options.json``, or the path of an ``options.json``. None
+        means :func:`default_options`, or ``init_model``'s architecture.
+    init_model : str, path-like or (options_file, weight_file), default=None
+        Continue the pretraining of this model instead of starting from
+        random weights: anything the estimators' ``model`` accepts (a
+        registered name, the published models included, a directory, or
+        the two files). Its architecture is used (an ``options`` that differs
+        is an error) and its biLM weights are the starting point. The output
+        layer, which model files do not hold, is new, for this corpus's
+        vocabulary; it is trained alone first (see ``output_warmup_steps``).
+        None trains from scratch.
+    output_warmup_steps : int, default=None
+        Steps at the start in which only the output layer learns and the biLM
+        weights stay fixed, so that the gradients of a new, random output
+        layer do not disturb a pretrained biLM. None means 200 with
+        ``init_model`` (capped at a fifth of the steps) and 0 without. The
+        biLM's own learning-rate warm-up starts after them.
     vocab_size, min_count : int, default=50000, 3
         The softmax predicts the ``vocab_size`` most frequent words seen at
         least ``min_count`` times; others are predicted as ``<UNK>``. The
@@ -210,20 +237,32 @@ def train(
     ------
     ValueError
         If the corpus is empty or too small for the batch, an argument is not
-        a plain number or string, or the checkpoint in ``output_dir`` comes
-        from a run with other arguments.
+        a plain number or string, ``options`` conflicts with ``init_model``,
+        or the checkpoint in ``output_dir`` comes from a run with other
+        arguments.
     ModelFileError
         If the checkpoint in ``output_dir`` is not one :func:`train` wrote
         (unreadable, or holding anything but tensors and plain values).
     """
     check_progress(progress)
+    if isinstance(learning_rate, numbers.Real) and not learning_rate >= 0:
+        raise ValueError(f"learning_rate must be >= 0, got {learning_rate!r}.")
+    options = _as_options(options)
+    start_weights, start_identity = None, None
+    if init_model is not None:
+        options, start_weights, start_identity = _starting_model(init_model, options)
+    elif options is None:
+        options = default_options()
+    if output_warmup_steps is not None:
+        output_warmup_steps = check_integer(output_warmup_steps, "output_warmup_steps",
+                                            minimum=0)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    options = default_options() if options is None else options
     torch_device = resolve_device(device)
     # Plain JSON types only, so that the checkpoint loads with weights_only=True.
     config = _plain({
         "corpus": str(Path(corpus).resolve()), "options": options.to_dict(),
+        "init_model": start_identity, "output_warmup_steps": output_warmup_steps,
         "vocab_size": vocab_size, "min_count": min_count, "epochs": epochs,
         "max_steps": max_steps, "batch_size": batch_size, "unroll_steps": unroll_steps,
         "learning_rate": learning_rate, "warmup_steps": warmup_steps, "clip_norm": clip_norm,
@@ -237,17 +276,29 @@ def train(
         raise ValueError(f"{corpus}: {data.n_tokens} tokens is too little text for "
                          f"batch_size={batch_size} and unroll_steps={unroll_steps}.")
     total_steps = max_steps if max_steps is not None else epochs * per_epoch
+    if output_warmup_steps is None:
+        output_warmup_steps = min(200, total_steps // 5) if start_weights is not None else 0
+    frozen_steps = min(output_warmup_steps, total_steps)
 
     generator = torch.Generator().manual_seed(seed)
-    model = TrainableBiLM(options, generator, dropout).to(torch_device)
+    model = TrainableBiLM(options, generator, dropout)
+    if start_weights is not None:
+        model.load_weights(start_weights)
+    model.to(torch_device)
     torch.manual_seed(seed)  # dropout
     softmax = LmSoftmax(options.projection_dim, len(vocabulary),
                         LmSoftmax.default_cutoffs(len(vocabulary))).to(torch_device)
     parameters = list(model.parameters()) + list(softmax.parameters())
     # A plain float: the optimizer's state (a NumPy scalar here would not load back).
-    optimizer = torch.optim.Adam(parameters, lr=float(learning_rate))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: _learning_rate_factor(step, warmup_steps, total_steps))
+    optimizer = torch.optim.Adam([{"params": list(model.parameters())},
+                                  {"params": list(softmax.parameters())}],
+                                 lr=float(learning_rate))
+    # The biLM's schedule starts when the output layer's warm-up ends.
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, [
+        lambda step: (0.0 if step < frozen_steps else _learning_rate_factor(
+            step - frozen_steps, warmup_steps, total_steps - frozen_steps)),
+        lambda step: _learning_rate_factor(step, warmup_steps, total_steps),
+    ])
     state = model.zero_state(batch_size, torch_device)
     step, history, elapsed = 0, [], 0.0
     checkpoint_path = output_dir / _CHECKPOINT
@@ -305,7 +356,11 @@ def train(
                 for window in windows(data, batch_size, unroll_steps, seed, epoch, start):
                     if step >= total_steps:
                         break
-                    loss, state = _step(model, softmax, window, char_ids, targets, state)
+                    # While the output layer warms up, the biLM only reads: no
+                    # gradient, so Adam neither moves it nor gathers statistics.
+                    with torch.set_grad_enabled(step >= frozen_steps):
+                        features, state = _features(model, window, char_ids, state)
+                    loss = _loss(softmax, features, window, targets)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
@@ -409,10 +464,10 @@ def evaluate_perplexity(
     sums, count = torch.zeros(2, dtype=torch.float64), 0
     with torch.no_grad():
         for window in windows(data, batch_size, unroll_steps, seed=0, epoch=0, shuffle=False):
-            (forward, backward), state = _log_probs(model, softmax, window, char_ids,
-                                                    targets, state)
-            sums += torch.stack([forward.sum(), backward.sum()]).double().cpu()
-            count += forward.numel()
+            features, state = _features(model, window, char_ids, state)
+            log_p = _log_probs(softmax, features, window, targets)
+            sums += log_p.sum(dim=1).double().cpu()
+            count += log_p.shape[1]
     if count == 0:
         raise ValueError(f"{text}: too little text to measure a perplexity.")
     mean_nll = (-sums / count).tolist()
@@ -420,31 +475,70 @@ def evaluate_perplexity(
                       mean=math.exp(sum(mean_nll) / 2), n_tokens=count)
 
 
-def _log_probs(model: TrainableBiLM, softmax: LmSoftmax, window: Any, char_ids: torch.Tensor,
-               targets: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-               ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """Log-probabilities of each direction's next words, and the carried state."""
+def _features(model: TrainableBiLM, window: Any, char_ids: torch.Tensor,
+              state: tuple[torch.Tensor, torch.Tensor]
+              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Both directions' top-layer outputs for a window, shape (2, batch, steps, proj)."""
     device = char_ids.device
     forward, backward = window.forward.to(device), window.backward.to(device)
-    rows = forward.shape[0]
-    inputs = torch.cat([forward[:, :-1], backward[:, :-1]])
+    inputs = torch.stack([forward[:, :-1], backward[:, :-1]])
     # Each distinct word of the window goes through the character encoder once.
     distinct, position = torch.unique(inputs, return_inverse=True)
     x = model.encode(char_ids[distinct])[position]
-    out_f, h_f, c_f = model.run_direction(0, x[:rows], (state[0][0], state[1][0]))
-    out_b, h_b, c_b = model.run_direction(1, x[rows:], (state[0][1], state[1][1]))
-    dim = out_f.shape[-1]
-    log_f = softmax.log_prob(out_f.reshape(-1, dim), targets[forward[:, 1:]].reshape(-1))
-    log_b = softmax.log_prob(out_b.reshape(-1, dim), targets[backward[:, 1:]].reshape(-1))
-    carried = (torch.stack([h_f, h_b]).detach(), torch.stack([c_f, c_b]).detach())
-    return (log_f, log_b), carried
+    outputs, h, c = model.run_stacks(x, state)
+    return outputs, (h.detach(), c.detach())
 
 
-def _step(model: TrainableBiLM, softmax: LmSoftmax, window: Any, char_ids: torch.Tensor,
-          targets: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-          ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    (log_f, log_b), carried = _log_probs(model, softmax, window, char_ids, targets, state)
-    return -(log_f.mean() + log_b.mean()) / 2, carried
+def _log_probs(softmax: LmSoftmax, features: torch.Tensor, window: Any,
+               targets: torch.Tensor) -> torch.Tensor:
+    """Log-probability of each direction's next words, shape (2, batch * steps)."""
+    device = features.device
+    # One pass through the shared output layer for both directions.
+    next_words = torch.stack([window.forward[:, 1:], window.backward[:, 1:]]).to(device)
+    log_p = softmax.log_prob(features.reshape(-1, features.shape[-1]),
+                             targets[next_words].reshape(-1))
+    return log_p.view(2, -1)
+
+
+def _loss(softmax: LmSoftmax, features: torch.Tensor, window: Any,
+          targets: torch.Tensor) -> torch.Tensor:
+    """The training loss: the mean of the two directions' mean negative log-likelihoods."""
+    return -_log_probs(softmax, features, window, targets).mean()
+
+
+# The fields of ElmoOptions that define the network (the others are notes).
+_ARCHITECTURE = ("char_dim", "filters", "n_highway", "activation", "n_characters",
+                 "projection_dim", "cell_dim", "n_layers", "cell_clip", "proj_clip",
+                 "use_skip_connections")
+
+
+def _as_options(options: Any) -> ElmoOptions | None:
+    """``options`` as an ElmoOptions: given as one, as a dict, or as an ``options.json`` path."""
+    if options is None or isinstance(options, ElmoOptions):
+        return options
+    if isinstance(options, Mapping):
+        return ElmoOptions.from_dict(dict(options))
+    if isinstance(options, (str, os.PathLike)):
+        return read_options(options)
+    raise TypeError(f"options must be an ElmoOptions, a dict in the layout of options.json or "
+                    f"the path of an options.json file, got {type(options).__name__}.")
+
+
+def _starting_model(init_model: Any, options: ElmoOptions | None
+                    ) -> tuple[ElmoOptions, ElmoWeights, dict[str, Any]]:
+    """The architecture, weights and identity of the model that training continues."""
+    options_file, weight_file = resolve_model(init_model)
+    model_options, weights = read_model(options_file, weight_file)
+    differ = [] if options is None else [
+        name for name in _ARCHITECTURE
+        if getattr(options, name) != getattr(model_options, name)]
+    if differ:
+        raise ValueError(
+            f"options differ from init_model's architecture ({', '.join(differ)}); continued "
+            "pretraining keeps the architecture of init_model, so leave options out.")
+    identity = {"options": str(options_file), "weights": str(weight_file),
+                "weights_sha256": sha256_file(weight_file)}
+    return model_options, weights, identity
 
 
 def _learning_rate_factor(step: int, warmup: int, total: int) -> float:

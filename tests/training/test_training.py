@@ -169,10 +169,9 @@ def test_exported_model_gives_the_engine_the_trained_outputs(corpus_files, tmp_p
         for row, sentence in enumerate(sentences):
             tokens = ["<S>", *sentence, "</S>"]
             x = model.encode(torch.from_numpy(np.stack([token_to_ids(t) for t in tokens])))[None]
-            h, c = model.zero_state(1, torch.device("cpu"))
-            forward, _, _ = model.run_direction(0, x, (h[0], c[0]))
-            backward, _, _ = model.run_direction(1, x.flip(1), (h[1], c[1]))
-            top = torch.cat([forward[0], backward[0].flip(0)], dim=-1)
+            outputs, _, _ = model.run_stacks(torch.stack([x, x.flip(1)]),
+                                             model.zero_state(1, torch.device("cpu")))
+            top = torch.cat([outputs[0, 0], outputs[1, 0].flip(0)], dim=-1)
             n = len(tokens)
             np.testing.assert_allclose(expected.layers[-1][row, :n].numpy(), top.numpy(),
                                        atol=1e-5)

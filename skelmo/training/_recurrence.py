@@ -1,0 +1,180 @@
+"""ELMo's projected, clipped LSTM cell over a whole window, with a hand-written backward pass.
+
+Autograd through a per-step Python loop records a dozen small operations per
+step and accumulates every weight gradient one step at a time. Here the
+forward pass runs without recording and keeps what the backward pass needs;
+the backward pass walks the steps once in reverse for the state gradients and
+then forms each weight gradient with one matrix product over all steps. The
+stacks of several directions run together as a batch of matrix products, so
+each Python-level operation does the work of both language models.
+
+The cell is the published one (TensorFlow's ``LSTMCell`` with
+``num_proj``): a constant added to the forget gate, the cell state clipped to
+``[-cell_clip, cell_clip]`` and the projected output to
+``[-proj_clip, proj_clip]``. A clipped value passes no gradient, as with
+:func:`torch.clamp`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+_sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input
+_tanh_backward = torch.ops.aten.tanh_backward.grad_input
+
+__all__ = ["GATE_ORDER", "projected_lstm"]
+
+
+#: Where each of this module's gates (input, forget, output, candidate) sits in
+#: the published gate order (input, candidate, forget, output): index the
+#: columns of a published kernel with it. The three sigmoid gates come first so
+#: that one call activates them.
+GATE_ORDER = (0, 2, 3, 1)
+
+
+def projected_lstm(
+    x_gates: torch.Tensor,
+    h0: torch.Tensor,
+    c0: torch.Tensor,
+    w_hidden: torch.Tensor,
+    w_proj: torch.Tensor,
+    forget_bias: float,
+    cell_clip: float | None,
+    proj_clip: float | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run stacked LSTM cells over ``steps`` time steps.
+
+    Gate columns are in the order of :data:`GATE_ORDER` (input, forget,
+    output, candidate), each ``cell`` wide.
+
+    Parameters
+    ----------
+    x_gates : Tensor of shape (stacks, batch, steps, 4 * cell)
+        The input's share of the gate pre-activations (input times the input
+        half of the kernel, plus the bias), for every step.
+    h0, c0 : Tensor of shape (stacks, batch, proj) and (stacks, batch, cell)
+        The state before the first step.
+    w_hidden : Tensor of shape (stacks, proj, 4 * cell)
+        The recurrent half of each kernel.
+    w_proj : Tensor of shape (stacks, cell, proj)
+        Each cell's output projection.
+    forget_bias : float
+        Added to the forget gate's pre-activation.
+    cell_clip, proj_clip : float or None
+        Clip values; None for no clipping.
+
+    Returns
+    -------
+    outputs : Tensor of shape (stacks, batch, steps, proj)
+        The projected output of every step.
+    h, c : Tensor
+        The state after the last step.
+    """
+    return _ProjectedLstm.apply(x_gates, h0, c0, w_hidden, w_proj, forget_bias, cell_clip,
+                                proj_clip)
+
+
+class _ProjectedLstm(torch.autograd.Function):
+    """Buffers are time-major, (steps, stacks, batch, width): a step is one contiguous block."""
+
+    @staticmethod
+    def forward(ctx: Any, x_gates: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
+                w_hidden: torch.Tensor, w_proj: torch.Tensor, forget_bias: float,
+                cell_clip: float | None, proj_clip: float | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        stacks, batch, steps, four_cell = x_gates.shape
+        cell, proj = four_cell // 4, w_proj.shape[-1]
+        # Becomes the activated gates, step by step, in place.
+        gates = x_gates.permute(2, 0, 1, 3).contiguous()
+        cells = x_gates.new_empty(steps + 1, stacks, batch, cell)   # c before each step, and after
+        hidden = x_gates.new_empty(steps + 1, stacks, batch, proj)  # h likewise
+        tanh_cells = x_gates.new_empty(steps, stacks, batch, cell)
+        mixed = x_gates.new_empty(steps, stacks, batch, cell)       # o * tanh(c), projected to h
+        # 1 where a value was inside its clip, else 0: the gradient's mask. Held in
+        # the gradient's dtype, since products of mixed dtypes are not vectorised.
+        masks = []
+        if cell_clip is not None:
+            cell_kept = x_gates.new_empty(steps, stacks, batch, cell)
+            masks.append(cell_kept)
+        if proj_clip is not None:
+            proj_kept = x_gates.new_empty(steps, stacks, batch, proj)
+            masks.append(proj_kept)
+        cells[0] = c0
+        hidden[0] = h0
+        for t in range(steps):
+            g = gates[t]
+            g.baddbmm_(hidden[t], w_hidden)
+            g[..., cell:2 * cell].add_(forget_bias)
+            g[..., :3 * cell].sigmoid_()
+            g[..., 3 * cell:].tanh_()
+            i, f, o, j = g.chunk(4, dim=-1)
+            c = cells[t + 1]
+            torch.mul(f, cells[t], out=c)
+            c.addcmul_(i, j)
+            if cell_clip is not None:
+                cell_kept[t] = c.abs() <= cell_clip
+                c.clamp_(-cell_clip, cell_clip)
+            torch.tanh(c, out=tanh_cells[t])
+            torch.mul(o, tanh_cells[t], out=mixed[t])
+            h = hidden[t + 1]
+            torch.bmm(mixed[t], w_proj, out=h)
+            if proj_clip is not None:
+                proj_kept[t] = h.abs() <= proj_clip
+                h.clamp_(-proj_clip, proj_clip)
+        ctx.save_for_backward(gates, cells, tanh_cells, mixed, hidden, w_hidden, w_proj, *masks)
+        ctx.clipped = (cell_clip is not None, proj_clip is not None)
+        outputs = hidden[1:].permute(1, 2, 0, 3).contiguous()
+        return outputs, hidden[steps].clone(), cells[steps].clone()
+
+    @staticmethod
+    def backward(ctx: Any, d_outputs: torch.Tensor | None, d_h_last: torch.Tensor | None,
+                 d_c_last: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        gates, cells, tanh_cells, mixed, hidden, w_hidden, w_proj, *masks = ctx.saved_tensors
+        cell_kept = masks.pop(0) if ctx.clipped[0] else None
+        proj_kept = masks.pop(0) if ctx.clipped[1] else None
+        steps, stacks, batch, four_cell = gates.shape
+        cell = four_cell // 4
+        d_gates = torch.empty_like(gates)
+        d_hidden = torch.empty_like(hidden[1:])   # gradient of each step's h before its clip
+        d_out = None if d_outputs is None else d_outputs.permute(2, 0, 1, 3).contiguous()
+        d_h = torch.zeros_like(hidden[0]) if d_h_last is None else d_h_last.clone()
+        d_c = torch.zeros_like(cells[0]) if d_c_last is None else d_c_last.clone()
+        w_hidden_t = w_hidden.transpose(1, 2)
+        w_proj_t = w_proj.transpose(1, 2)
+        for t in reversed(range(steps)):
+            if d_out is not None:
+                d_h = d_h + d_out[t]
+            if proj_kept is not None:
+                d_h = d_h * proj_kept[t]
+            d_hidden[t] = d_h
+            d_mixed = torch.bmm(d_h, w_proj_t)
+            i, f, o, j = gates[t].chunk(4, dim=-1)
+            tanh_c = tanh_cells[t]
+            # Into the cell state through tanh(c), then through its clip.
+            d_c = d_c + _tanh_backward(d_mixed * o, tanh_c, grad_input=torch.empty_like(d_c))
+            if cell_kept is not None:
+                d_c = d_c * cell_kept[t]
+            d_g = d_gates[t]
+            d_i, d_f, d_o, d_j = d_g.chunk(4, dim=-1)
+            torch.mul(d_c, j, out=d_i)
+            torch.mul(d_c, cells[t], out=d_f)
+            torch.mul(d_mixed, tanh_c, out=d_o)
+            _sigmoid_backward(d_g[..., :3 * cell], gates[t, ..., :3 * cell],
+                              grad_input=d_g[..., :3 * cell])
+            _tanh_backward(d_c * i, j, grad_input=d_j)
+            d_c = d_c * f
+            d_h = torch.bmm(d_g, w_hidden_t)
+        # Each weight gradient over all steps in one product per stack.
+        d_w_hidden = torch.bmm(_stack_major(hidden[:steps]).transpose(1, 2),
+                               _stack_major(d_gates))
+        d_w_proj = torch.bmm(_stack_major(mixed).transpose(1, 2), _stack_major(d_hidden))
+        d_x_gates = d_gates.permute(1, 2, 0, 3)
+        return d_x_gates, d_h, d_c, d_w_hidden, d_w_proj, None, None, None
+
+
+def _stack_major(steps_first: torch.Tensor) -> torch.Tensor:
+    """(steps, stacks, batch, width) as (stacks, steps * batch, width)."""
+    steps, stacks, batch, width = steps_first.shape
+    return steps_first.transpose(0, 1).reshape(stacks, steps * batch, width)

@@ -210,7 +210,7 @@ def fetch_pypi_sdist(name: str, version: str, dest: Path, *,
     """
     check_client_argument(name, "package name")
     check_client_argument(version, "version")
-    dest = Path(dest)
+    dest = Path(dest).resolve()  # the client runs in another working directory
     dest.mkdir(parents=True, exist_ok=True)
     advice = ("Check the network connection, the package name and version, and "
               "pip's index settings (PIP_INDEX_URL).")
@@ -261,7 +261,7 @@ def fetch_npm_tarball(name: str, version: str | None, dest: Path, *,
         check_client_argument(version, "version")
     npm = _require_client("npm", "Install Node.js and npm (for example "
                                  "`apt-get install npm`), then try again.")
-    dest = Path(dest)
+    dest = Path(dest).resolve()  # the client runs in another working directory
     dest.mkdir(parents=True, exist_ok=True)
     spec = name if version is None else f"{name}@{version}"
     advice = ("Check the network connection, the package name and version, and "

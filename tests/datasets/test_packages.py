@@ -29,6 +29,18 @@ def test_pypi_sdist_from_local_index(tmp_path, monkeypatch):
     assert _leftovers(dest) == [filename]
 
 
+def test_pypi_sdist_into_a_relative_folder(tmp_path, monkeypatch):
+    """pip runs in a folder of its own: a relative destination must still be found."""
+    archive = sdist("tiny-text", "1.2.0", {"data/words.txt": b"Hello there."})
+    with RouteServer() as server:
+        filename = server.add_sdist("tiny-text", "1.2.0", archive)
+        isolate_clients(tmp_path / "env", monkeypatch, pypi=server.url)
+        monkeypatch.chdir(tmp_path)
+        path = fetch_pypi_sdist("tiny-text", "1.2.0", Path("relative") / "dest", timeout=120)
+    assert path == tmp_path / "relative" / "dest" / filename
+    assert path.read_bytes() == archive
+
+
 def test_pypi_unknown_package_is_a_clear_error(tmp_path, monkeypatch):
     with RouteServer() as server:
         isolate_clients(tmp_path / "env", monkeypatch, pypi=server.url)
@@ -69,6 +81,17 @@ def test_npm_tarball_scoped_latest_and_pinned(tmp_path, monkeypatch):
     assert version == "0.2.0" and latest.read_bytes() == new
     assert pinned_version == "0.1.0" and pinned.read_bytes() == old
     assert _leftovers(dest) == sorted([latest.name, pinned.name])
+
+
+@needs_npm
+def test_npm_tarball_into_a_relative_folder(tmp_path, monkeypatch):
+    tarball = npm_tarball("@fake/texts", "0.1.0", {"data/a.txt": b"text"})
+    with RouteServer() as server:
+        server.add_npm_package("@fake/texts", {"0.1.0": tarball}, latest="0.1.0")
+        isolate_clients(tmp_path / "env", monkeypatch, npm=server.url)
+        monkeypatch.chdir(tmp_path)
+        path, _ = fetch_npm_tarball("@fake/texts", "0.1.0", Path("relative"), timeout=120)
+    assert path.parent == tmp_path / "relative" and path.read_bytes() == tarball
 
 
 @needs_npm

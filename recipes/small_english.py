@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("build/small-english"))
     parser.add_argument("--epochs", type=int, default=3, help="passes over the corpus (default 3)")
     parser.add_argument("--steps", type=int, help="training steps in all (default: --epochs)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--options", type=Path,
                         help="options.json of the architecture (default: "
                         "skelmo.training.default_options())")
@@ -151,12 +151,14 @@ def evaluate(seed: int, output: Path) -> None:
 
     candidates = {
         "tfidf": make_pipeline(tfidf(), LogisticRegression(max_iter=2000)),
-        # What ELMo adds to a bag of words: both feature sets, the ELMo part
-        # standardised, rows scaled to unit length, one classifier.
+        # What ELMo adds to a bag of words: both feature sets side by side, the
+        # ELMo vectors standardised then scaled to unit length like the TF-IDF
+        # rows, one classifier.
         "tfidf + bundled union": make_pipeline(
             FeatureUnion([("tfidf", tfidf()),
-                          ("elmo", make_pipeline(ElmoVectorizer(), StandardScaler()))]),
-            Normalizer(), LogisticRegression(max_iter=2000)),
+                          ("elmo", make_pipeline(ElmoVectorizer(), StandardScaler(),
+                                                 Normalizer()))]),
+            LogisticRegression(max_iter=2000)),
     }
     for name, model in (("bundled", None), ("random-weights", random_dir)):
         for layer in ("mix", 0, 1, 2):

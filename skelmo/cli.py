@@ -209,7 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=_positive_int, metavar="N",
                        help="training steps in all (default: one pass per --epochs)")
     train.add_argument("--epochs", type=_positive_int, default=1, metavar="N")
-    train.add_argument("--batch-size", type=_positive_int, default=128, metavar="N")
+    train.add_argument("--batch-size", type=_positive_int, default=64, metavar="N")
     train.add_argument("--unroll-steps", type=_positive_int, default=20, metavar="N")
     train.add_argument("--vocab-size", type=_positive_int, default=50000, metavar="N")
     train.add_argument("--min-count", type=_positive_int, default=3, metavar="N")

@@ -99,7 +99,8 @@ class _ProjectedLstm(torch.autograd.Function):
         hidden = h0.new_empty(steps + 1, stacks, batch, proj)  # h likewise
         tanh_cells = h0.new_empty(steps, stacks, batch, cell)
         mixed = h0.new_empty(steps, stacks, batch, cell)       # o * tanh(c), projected to h
-        low = matmul_dtype != dtype
+        # Products into fresh tensors, then added or copied into the buffers:
+        # measured faster than writing them into the buffers' slices in place.
         w_hidden_m, w_proj_m = w_hidden.to(matmul_dtype), w_proj.to(matmul_dtype)
         # 1 where a value was inside its clip, else 0: the gradient's mask. Held in
         # the gradient's dtype, since products of mixed dtypes are not vectorised.
@@ -114,10 +115,7 @@ class _ProjectedLstm(torch.autograd.Function):
         hidden[0] = h0
         for t in range(steps):
             g = gates[t]
-            if low:
-                g.add_(torch.bmm(hidden[t].to(matmul_dtype), w_hidden_m))
-            else:
-                g.baddbmm_(hidden[t], w_hidden)
+            g.add_(torch.bmm(hidden[t].to(matmul_dtype), w_hidden_m))
             g[..., cell:2 * cell].add_(forget_bias)
             g[..., :3 * cell].sigmoid_()
             g[..., 3 * cell:].tanh_()
@@ -131,10 +129,7 @@ class _ProjectedLstm(torch.autograd.Function):
             torch.tanh(c, out=tanh_cells[t])
             torch.mul(o, tanh_cells[t], out=mixed[t])
             h = hidden[t + 1]
-            if low:
-                h.copy_(torch.bmm(mixed[t].to(matmul_dtype), w_proj_m))
-            else:
-                torch.bmm(mixed[t], w_proj, out=h)
+            h.copy_(torch.bmm(mixed[t].to(matmul_dtype), w_proj_m))
             if proj_clip is not None:
                 proj_kept[t] = h.abs() <= proj_clip
                 h.clamp_(-proj_clip, proj_clip)

@@ -146,7 +146,7 @@ def train(
     min_count: int = 3,
     epochs: int = 1,
     max_steps: int | None = None,
-    batch_size: int = 128,
+    batch_size: int = 64,
     unroll_steps: int = 20,
     learning_rate: float = 2e-3,
     warmup_steps: int = 200,
@@ -213,7 +213,7 @@ def train(
     max_steps : int, default=None
         Stop after this many steps in all (the learning-rate schedule spans
         them); None trains for ``epochs``.
-    batch_size, unroll_steps : int, default=128, 20
+    batch_size, unroll_steps : int, default=64, 20
         Parallel rows of text and tokens per row per step.
     learning_rate, warmup_steps, clip_norm, dropout : float, int, float, float
         Optimisation settings.

@@ -10,7 +10,7 @@ autograd), measured in the same run, interleaved round by round:
 * seconds per step (forward, backward, gradient clipping and Adam), median of
   the rounds, and tokens/s per direction (``batch * unroll`` tokens per step);
 * the same for skelmo's step in mixed precision (``precision="bfloat16"``),
-  unless ``--no-bfloat16``: fast only where the CPU computes bfloat16 natively
+  unless ``--no-bfloat16``: meant for CPUs that compute bfloat16 natively
   (AVX512-BF16, AMX), which the machine line shows;
 * the step's matrix-product FLOPs (counted by ``torch.utils.flop_counter``) per
   second, as a share of this machine's float32 matmul rate measured in the
@@ -48,6 +48,7 @@ from _workload import make_documents  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from skelmo._engine import resolve_device  # noqa: E402
+from skelmo._format import read_options  # noqa: E402
 from skelmo.testing import make_options  # noqa: E402
 from skelmo.training import default_options  # noqa: E402
 from skelmo.training._data import Vocabulary, count_words, read_corpus, windows  # noqa: E402
@@ -62,7 +63,7 @@ def skelmo_loss(model, softmax, window, char_ids, targets, state):
 
 def skelmo_bfloat16_loss(model, softmax, window, char_ids, targets, state):
     features, state = _features(model, window, char_ids, state, precision="bfloat16")
-    return _loss(softmax, features, window, targets), state
+    return _loss(softmax, features, window, targets, precision="bfloat16"), state
 
 
 class Trainer:
@@ -139,6 +140,8 @@ def main() -> None:
     parser.add_argument("--curve", type=int, default=60,
                         help="steps of the learning-curve comparison (0: skip)")
     parser.add_argument("--corpus", type=Path, help="one tokenized sentence per line")
+    parser.add_argument("--options", type=Path,
+                        help="options.json of another architecture (default: the bundled one)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-baseline", action="store_true", help="skelmo's step only")
     parser.add_argument("--no-bfloat16", action="store_true",
@@ -147,8 +150,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    options = (make_options(char_dim=4, filters=((1, 8), (2, 8)), n_highway=1,
-                            projection_dim=16, cell_dim=32) if args.small else default_options())
+    if args.small:
+        options = make_options(char_dim=4, filters=((1, 8), (2, 8)), n_highway=1,
+                               projection_dim=16, cell_dim=32)
+    else:
+        options = read_options(args.options) if args.options else default_options()
     if args.small:
         args.rounds, args.steps, args.curve = 2, 2, min(args.curve, 10)
     # The baseline is a CPU design; on another device only skelmo's step runs.

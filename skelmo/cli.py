@@ -221,8 +221,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="cpu, cuda, cuda:N or auto (default: auto)")
     train.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
     train.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                       help="bfloat16: mixed precision, faster on CPUs with AVX512-BF16 or "
-                       "AMX and on recent GPUs (default: float32)")
+                       help="bfloat16: mixed precision, for CPUs with AVX512-BF16 or AMX and "
+                       "recent GPUs (default: float32)")
     train.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N")
     train.add_argument("--no-resume", dest="resume", action="store_false",
                        help="start again even if OUTPUT_DIR holds a checkpoint")

@@ -250,7 +250,27 @@ class LmSoftmax(nn.Module):
         return tuple(c for c in (2000, 10000, 40000) if c < n_words - 1)
 
     def log_prob(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Log-probability of each target word, shape (n,)."""
-        if self.cutoffs:
-            return self.layer(hidden, targets).output
-        return -F.cross_entropy(self.layer(hidden), targets, reduction="none")
+        """Log-probability of each target word, shape (n,), in float32.
+
+        Under ``torch.autocast`` the products run in the autocast dtype and the
+        log-softmaxes in float32.
+        """
+        if not self.cutoffs:
+            logits = self.layer(hidden).float()
+            return -F.cross_entropy(logits, targets, reduction="none")
+        # nn.AdaptiveLogSoftmaxWithLoss.forward's computation, with each
+        # cluster's log-softmax taken in float32 whatever dtype the products ran in.
+        layer = self.layer
+        bounds = [0, *layer.cutoffs]
+        output = hidden.new_zeros(targets.shape[0], dtype=torch.float32)
+        head_index = targets.clone()
+        for k in range(1, len(bounds) - 1):
+            rows = ((targets >= bounds[k]) & (targets < bounds[k + 1])).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            cluster = F.log_softmax(layer.tail[k - 1](hidden.index_select(0, rows)).float(), dim=1)
+            local = cluster.gather(1, (targets.index_select(0, rows) - bounds[k]).unsqueeze(1))
+            output = output.index_copy(0, rows, local.squeeze(1))
+            head_index = head_index.index_fill(0, rows, layer.shortlist_size + k - 1)
+        head = F.log_softmax(layer.head(hidden).float(), dim=1)
+        return output + head.gather(1, head_index.unsqueeze(1)).squeeze(1)

@@ -222,10 +222,12 @@ def train(
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs the matrix products and convolutions of training
-        in bfloat16 (mixed precision: weights, optimizer, LSTM state and the
-        output layer stay float32, and the exported weights are float32).
-        Faster where the hardware computes in bfloat16 natively (CPUs with
-        AVX512-BF16 or AMX, recent GPUs); on other CPUs slower than float32.
+        in bfloat16 (mixed precision: the weights, the optimizer, the LSTM
+        state and cell arithmetic and every log-softmax stay float32, and the
+        exported weights are float32).
+        For hardware that computes in bfloat16 natively (CPUs with
+        AVX512-BF16 or AMX, recent GPUs); the speed-up is measured on an
+        AVX512-BF16 CPU in the benchmarks page. Elsewhere, use float32.
     checkpoint_every : int, default=500
     resume : bool, default=True
         Continue from the checkpoint in ``output_dir`` if there is one. It
@@ -370,7 +372,7 @@ def train(
                     # gradient, so Adam neither moves it nor gathers statistics.
                     with torch.set_grad_enabled(step >= frozen_steps):
                         features, state = _features(model, window, char_ids, state, precision)
-                    loss = _loss(softmax, features, window, targets)
+                    loss = _loss(softmax, features, window, targets, precision)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
@@ -518,9 +520,11 @@ def _log_probs(softmax: LmSoftmax, features: torch.Tensor, window: Any,
 
 
 def _loss(softmax: LmSoftmax, features: torch.Tensor, window: Any,
-          targets: torch.Tensor) -> torch.Tensor:
+          targets: torch.Tensor, precision: str = "float32") -> torch.Tensor:
     """The training loss: the mean of the two directions' mean negative log-likelihoods."""
-    return -_log_probs(softmax, features, window, targets).mean()
+    with torch.autocast(features.device.type, dtype=torch.bfloat16,
+                        enabled=precision == "bfloat16"):
+        return -_log_probs(softmax, features, window, targets).mean()
 
 
 _PRECISIONS = ("float32", "bfloat16")

@@ -401,3 +401,25 @@ def test_arguments_that_are_not_plain_values_are_refused(corpus_files, tmp_path)
     with pytest.raises(ValueError, match="plain JSON values"):
         train(corpus_files[0], tmp_path, max_steps=2, seed=0,
               **{**SMALL, "learning_rate": torch.tensor(1e-2)})
+
+
+@pytest.mark.parametrize("n_words", [50, 3000])
+def test_output_layer_log_probabilities_are_torchs(n_words):
+    """LmSoftmax.log_prob computes what nn.AdaptiveLogSoftmaxWithLoss (or a full softmax) does."""
+    from skelmo.training._model import LmSoftmax
+
+    torch.manual_seed(3)
+    layer = LmSoftmax(32, n_words, (20, 40) if n_words == 50 else LmSoftmax.default_cutoffs(
+        n_words))
+    hidden = torch.randn(300, 32, requires_grad=True)
+    targets = torch.cat([torch.arange(n_words), torch.randint(0, n_words, (300,))])[:300]
+    got = layer.log_prob(hidden, targets)
+    want = layer.layer(hidden, targets).output
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    grad_got = torch.autograd.grad(got.sum(), hidden)[0]
+    grad_want = torch.autograd.grad(layer.layer(hidden, targets).output.sum(), hidden)[0]
+    torch.testing.assert_close(grad_got, grad_want, rtol=1e-6, atol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = layer.log_prob(hidden, targets)
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low, want, rtol=0, atol=0.1)

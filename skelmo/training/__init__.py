@@ -7,12 +7,15 @@ and ``weights.hdf5``: files any ELMo loader reads, skelmo's estimators
 included. :func:`evaluate_perplexity` measures an exported model on held-out
 text.
 
+Continued pretraining: ``train(..., init_model=M)`` starts from any model the
+estimators accept, keeping its architecture.
+
 Layer
     An edge: it owns the trainable biLM, the training text's encoding into
     windows, the training loop and its checkpoints. It imports
     :mod:`skelmo._format`, :mod:`skelmo._engine` (the shared character-encoder
-    function and weight conversions) and :mod:`skelmo._utils`, never the
-    estimators.
+    function and weight conversions), :mod:`skelmo.models` (to resolve
+    ``init_model``) and :mod:`skelmo._utils`, never the estimators.
 """
 
 from ._train import Perplexity, TrainingResult, default_options, evaluate_perplexity, train

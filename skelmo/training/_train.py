@@ -549,7 +549,12 @@ def _as_options(options: Any) -> ElmoOptions | None:
 def _starting_model(init_model: Any, options: ElmoOptions | None
                     ) -> tuple[ElmoOptions, ElmoWeights, dict[str, Any]]:
     """The architecture, weights and identity of the model that training continues."""
-    options_file, weight_file = resolve_model(init_model)
+    try:
+        options_file, weight_file = resolve_model(init_model)
+    except ModelFileError:
+        raise
+    except ValueError as exc:  # the argument itself: say which one
+        raise ValueError(f"init_model: {exc}") from None
     model_options, weights = read_model(options_file, weight_file)
     differ = [] if options is None else [
         name for name in _ARCHITECTURE

@@ -140,3 +140,9 @@ def test_continuing_the_published_reference_model(reference_dir, text, tmp_path)
     before, after = _datasets(files[1]), _datasets(tmp_path / "weights.hdf5")
     for name, array in before.items():
         np.testing.assert_array_equal(after[name], array, err_msg=name)
+
+
+@pytest.mark.parametrize("bad", [5, ("only-one",)])
+def test_an_invalid_init_model_names_the_argument(text, tmp_path, bad):
+    with pytest.raises(ValueError, match="^init_model: model"):
+        train(text, tmp_path, init_model=bad, max_steps=1, **SMALL)

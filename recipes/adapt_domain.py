@@ -42,7 +42,6 @@ def main() -> None:
 
     from english_corpus import build_english_corpus
 
-    from skelmo import read_model
     from skelmo.models import BUNDLED_MODEL, get_model_files
     from skelmo.training import evaluate_perplexity, train
 
@@ -51,14 +50,15 @@ def main() -> None:
         build_english_corpus(corpus_dir, seed=args.seed, sources=[args.source],
                              heldout_fraction=0.05)
     manifest = json.loads((corpus_dir / "manifest.json").read_text(encoding="utf-8"))
-    options, _ = read_model(*get_model_files(BUNDLED_MODEL))
+    # The bundled model's architecture, for the run from random weights.
+    options_file, _ = get_model_files(BUNDLED_MODEL)
     settings = {"max_steps": args.steps, "batch_size": args.batch_size, "seed": args.seed,
                 "progress": False, "checkpoint_every": args.steps}
     results = {"domain": args.source, "corpus": manifest["totals"], "settings": settings,
                "threads": args.threads, "machine": platform.machine(), "runs": {}}
     for name, start in (("scratch", None), ("continued", BUNDLED_MODEL)):
         run = train(corpus_dir / "train.txt", args.workdir / name, init_model=start,
-                    options=None if start else options, **settings)
+                    options=None if start else options_file, **settings)
         heldout = evaluate_perplexity(run.model_dir, corpus_dir / "heldout.txt")
         results["runs"][name] = {"init_model": start, "steps": run.steps,
                                  "train_perplexity": run.train_perplexity,

@@ -265,9 +265,8 @@ def train(
         options, start_weights, start_identity = _starting_model(init_model, options)
     elif options is None:
         options = default_options()
-    if output_warmup_steps is not None:
-        output_warmup_steps = check_integer(output_warmup_steps, "output_warmup_steps",
-                                            minimum=0)
+    output_warmup_steps = check_integer(output_warmup_steps, "output_warmup_steps", minimum=0,
+                                        none_ok=True)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     torch_device = resolve_device(device)

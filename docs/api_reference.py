@@ -39,6 +39,7 @@ API_REFERENCE: list[dict] = [
             "LstmState",
             "batch_to_ids",
             "tokenize",
+            "split_sentences",
         ],
     },
     {
@@ -57,11 +58,13 @@ API_REFERENCE: list[dict] = [
     {
         "title": "Caches",
         "module": "skelmo",
-        "description": "The process-wide model and activation caches.",
+        "description": "The process-wide model and activation caches, and the persistent "
+                       "cache on disk.",
         "objects": [
             "load_bilm",
             "clear_model_cache",
             "activation_cache",
+            "DiskCache",
         ],
     },
     {

@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BiLM",
     "BiLMOutput",
+    "DiskCache",
     "ElmoEmbedder",
     "ElmoOptions",
     "ElmoTokenVectorizer",
@@ -38,6 +39,7 @@ __all__ = [
     "load_bilm",
     "models",
     "read_model",
+    "split_sentences",
     "tokenize",
     "train",
     "training",
@@ -50,6 +52,7 @@ __all__ = [
 _SOURCES: dict[str, str] = {
     "BiLM": "_engine",
     "BiLMOutput": "_engine",
+    "DiskCache": "_engine",
     "ElmoEmbedder": "_engine",
     "EmbeddedBatch": "_engine",
     "LstmState": "_engine",
@@ -64,6 +67,7 @@ _SOURCES: dict[str, str] = {
     "ModelFileNotFoundError": "_format",
     "batch_to_ids": "_format",
     "read_model": "_format",
+    "split_sentences": "_format",
     "tokenize": "_format",
     "write_model": "_format",
     "models": "models",
@@ -76,6 +80,7 @@ if TYPE_CHECKING:
     from ._engine import (
         BiLM,
         BiLMOutput,
+        DiskCache,
         ElmoEmbedder,
         EmbeddedBatch,
         LstmState,
@@ -91,6 +96,7 @@ if TYPE_CHECKING:
         ModelFileNotFoundError,
         batch_to_ids,
         read_model,
+        split_sentences,
         tokenize,
         write_model,
     )

@@ -151,9 +151,19 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--gamma", type=float, default=1.0,
                        help="with --layers mix: the scale of the mix (default: 1)")
     embed.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
-                       help="sentences per forward pass (default: 64)")
+                       help="at most N sentences per forward pass (default: 64)")
+    embed.add_argument("--max-batch-tokens", type=_positive_int, default=8192, metavar="N",
+                       help="at most N positions per forward pass, sentences times the "
+                       "longest one: bounds memory, not the results (default: 8192)")
+    embed.add_argument("--split-sentences", action="store_true",
+                       help="split each line at its sentence-final punctuation and run every "
+                       "sentence as its own sequence; the line's dataset still holds its "
+                       "tokens in order")
     embed.add_argument("--device", default="auto", metavar="DEVICE",
                        help="cpu, cuda, cuda:N or auto (default: auto, CUDA when available)")
+    embed.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                       help="bfloat16: the LSTM's products in bfloat16, on CUDA or a CPU with "
+                       "AVX512-BF16 or AMX (default: float32)")
     embed.add_argument("--state", choices=STATE_POLICIES, default="warm",
                        help="LSTM initial state policy (default: warm; stateful reproduces "
                        "the original implementation's order-dependent outputs)")
@@ -296,12 +306,18 @@ def _embed(args: argparse.Namespace, output: Path, signals: _Signals) -> int:
 
     from . import models
     from ._engine import ElmoEmbedder, load_bilm, torch_threads
+    from ._format import split_token_sentences
 
     with torch_threads(args.threads):
         options_file, weight_file = models.resolve_model(args.model)
         bilm = load_bilm(options_file, weight_file, device=args.device)
         select = _layer_selection(args, bilm.n_layers)
-        embedder = ElmoEmbedder(bilm, batch_size=args.batch_size, state=args.state)
+        try:
+            embedder = ElmoEmbedder(bilm, batch_size=args.batch_size, state=args.state,
+                                    max_batch_tokens=args.max_batch_tokens,
+                                    precision=args.precision)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         sentence_to_index: dict[str, str] = {}
         with _open_input(args.input) as (source, label):
             # From here on no exception is raised from outside this module: none between the
@@ -312,14 +328,12 @@ def _embed(args: argparse.Namespace, output: Path, signals: _Signals) -> int:
                 signals.check()
                 with h5py.File(tmp, "w") as fout, progress_bar(
                         args.progress, total=None, desc="embedding", unit="sentence") as bar:
-                    sentences = _sentences(source, label, sentence_to_index, signals.check)
-                    for batch in embedder.iter_batches(sentences):
-                        layers = batch.layers.cpu().numpy()
-                        lengths = batch.mask.sum(dim=1).tolist()
-                        for row, (index, n) in enumerate(zip(batch.indices, lengths)):
-                            signals.check()
-                            fout.create_dataset(str(index), data=select(layers[:, row, :n]))
-                        bar.update(len(batch.indices))
+                    lines = _sentences(source, label, sentence_to_index, signals.check)
+                    split = split_token_sentences if args.split_sentences else _whole
+                    for index, layers in embedder.iter_documents(split(line) for line in lines):
+                        signals.check()
+                        fout.create_dataset(str(index), data=select(layers.cpu().numpy()))
+                        bar.update(1)
                     fout.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype(),
                                         data=[json.dumps(sentence_to_index)])
                 # The last statement before atomic_path renames the file into place: a signal
@@ -460,6 +474,11 @@ def _sentences(source: IO[bytes], label: str, sentence_to_index: dict[str, str],
             )
         sentence_to_index[sentence] = str(number - 1)
         yield sentence.split()
+
+
+def _whole(tokens: list[str]) -> list[list[str]]:
+    """A line as one sentence."""
+    return [tokens]
 
 
 def _layer_selection(args: argparse.Namespace, n_layers: int) -> Any:

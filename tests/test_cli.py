@@ -438,3 +438,37 @@ def test_train_init_model_continues_a_model(tmp_path, capsys):
         assert np.array_equal(before["char_embed"][()], after["char_embed"][()])
     assert main([*args[:-4], "--output-warmup-steps", "-1"]) == 2
     assert "non-negative integer" in capsys.readouterr().err
+
+
+def test_embed_split_sentences_and_token_bounds(model_dir, tmp_path):
+    source = tmp_path / "docs.txt"
+    source.write_text("It rained . We stayed in .\nNo end here\n", encoding="utf-8")
+    bilm = BiLM.from_files(model_dir / "options.json", model_dir / "weights.hdf5")
+    pieces = ElmoEmbedder(bilm).embed_sentences(
+        [["It", "rained", "."], ["We", "stayed", "in", "."], ["No", "end", "here"]])
+    expected = [np.concatenate(pieces[:2], axis=1), pieces[2]]
+    for run, extra in enumerate(([], ["--max-batch-tokens", "1"], ["--batch-size", "1"])):
+        output = tmp_path / f"out{run}.hdf5"
+        assert main(["embed", str(source), str(output), "--model", str(model_dir),
+                     "--split-sentences", *extra]) == 0
+        with h5py.File(output, "r") as fin:
+            for i, want in enumerate(expected):
+                np.testing.assert_array_equal(fin[str(i)][...], want)
+    # Without the flag a line is one sequence.
+    whole = tmp_path / "whole.hdf5"
+    assert main(["embed", str(source), str(whole), "--model", str(model_dir)]) == 0
+    with h5py.File(whole, "r") as fin:
+        assert fin["0"].shape == expected[0].shape
+        assert not np.array_equal(fin["0"][...], expected[0])
+
+
+def test_embed_refuses_bfloat16_without_native_support(model_dir, input_file, tmp_path,
+                                                       monkeypatch, capsys):
+    from skelmo._engine import _device
+
+    monkeypatch.setattr(_device, "bfloat16_supported", lambda device: False)
+    output = tmp_path / "out.hdf5"
+    assert main(["embed", str(input_file), str(output), "--model", str(model_dir),
+                 "--precision", "bfloat16"]) == 1
+    assert "precision='bfloat16' needs native bfloat16" in capsys.readouterr().err
+    assert not output.exists()

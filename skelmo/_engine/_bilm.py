@@ -260,6 +260,7 @@ class LstmStack(nn.Module):
         # Per-thread scratch memory reused from call to call: fresh large
         # allocations cost page faults that took as long as the copies into them.
         self._scratch = threading.local()
+        self._bfloat16: dict[tuple[int, torch.device], tuple[torch.Tensor, ...]] = {}
         proj, cell = options.projection_dim, options.cell_dim
         forget = np.zeros(4 * cell, np.float32)
         forget[cell : 2 * cell] = FORGET_BIAS
@@ -313,7 +314,7 @@ class LstmStack(nn.Module):
 
     def forward(
         self, inputs: torch.Tensor, lengths: torch.Tensor, state: LstmState,
-        last_steps: bool = True, same_start: bool = False,
+        last_steps: bool = True, same_start: bool = False, precision: str = "float32",
     ) -> tuple[torch.Tensor, LstmState | None]:
         """Run both directions of every layer.
 
@@ -335,6 +336,10 @@ class LstmStack(nn.Module):
             Every row starts from the same state with the same first input
             in each direction (``<S>`` forward, ``</S>`` backward), so each
             layer's first step is computed once for all rows.
+        precision : {"float32", "bfloat16"}, default="float32"
+            ``"bfloat16"`` multiplies bfloat16 copies of the weights and of the
+            layer inputs with float32 accumulation; the gates, the cell state
+            and the outputs stay float32.
 
         Returns
         -------
@@ -371,7 +376,7 @@ class LstmStack(nn.Module):
                 k = direction * self.n_layers + layer
                 out = self._run_layer(k, layer_input, active,
                                       final_h[direction, layer], final_c[direction, layer],
-                                      same_start)
+                                      same_start, precision == "bfloat16")
                 if layer > 0 and self.use_skip_connections:
                     out += layer_input
                 stored = out if direction == 0 else _gather_time(out, reverse_index)
@@ -384,11 +389,23 @@ class LstmStack(nn.Module):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
         state = dict(state)
         state.pop("_scratch", None)  # thread-local scratch memory is not copied
+        state.pop("_bfloat16", None)  # nor the bfloat16 copies of the weights
         return state
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
         self._scratch = threading.local()
+        self._bfloat16 = {}
+
+    def _bfloat16_weights(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """bfloat16 copies of layer ``k``'s input, recurrent and projection weights."""
+        device = self.biases[k].device
+        held = self._bfloat16.get((k, device))
+        if held is None:
+            held = tuple(w.detach().to(torch.bfloat16) for w in
+                         (self.w_input[k], self.w_hidden[k], self.w_proj[k]))
+            self._bfloat16[(k, device)] = held
+        return held
 
     def _scratch_tensor(self, name: str, numel: int, like: torch.Tensor) -> torch.Tensor:
         """A 1-d scratch tensor of ``numel`` elements, reused by this thread."""
@@ -408,6 +425,7 @@ class LstmStack(nn.Module):
         final_h: torch.Tensor,
         final_c: torch.Tensor,
         same_start: bool = False,
+        bfloat16: bool = False,
     ) -> torch.Tensor:
         """One layer, one direction.
 
@@ -416,12 +434,16 @@ class LstmStack(nn.Module):
         that every row has the same initial state and the same first input,
         so the first step is computed once (on the fewest rows allowed) for
         all. The batch holds ``aligned_rows(batch, cell_dim)`` rows (see
-        :meth:`forward`), so every step's row count fits in it.
+        :meth:`forward`), so every step's row count fits in it. With
+        ``bfloat16`` the three products take bfloat16 operands (see
+        :meth:`forward`).
         """
         steps, batch, proj = inputs.shape
         cell = self.cell_dim
         w_input, w_blocks = self.w_input[k], self.w_hidden[k]
         bias, w_proj = getattr(self, f"gate_bias_{k}"), self.w_proj[k]
+        if bfloat16:
+            w_input, w_blocks, w_proj = self._bfloat16_weights(k)
         n_blocks, _, width = w_blocks.shape
         per_gate = n_blocks // 4
         h = final_h.clone()
@@ -441,7 +463,12 @@ class LstmStack(nn.Module):
             chunk = inputs[start:stop, :running].reshape(-1, proj)
             x_gates = self._scratch_tensor("x_gates", n_blocks * chunk.shape[0] * width,
                                            inputs).view(n_blocks, chunk.shape[0], width)
-            torch.baddbmm(bias, chunk.expand(n_blocks, *chunk.shape), w_input, out=x_gates)
+            if bfloat16:
+                chunk = chunk.to(torch.bfloat16)
+                torch.add(bias, torch.bmm(chunk.expand(n_blocks, *chunk.shape), w_input),
+                          out=x_gates)
+            else:
+                torch.baddbmm(bias, chunk.expand(n_blocks, *chunk.shape), w_input, out=x_gates)
             x_gates = x_gates.view(n_blocks, stop - start, running, width)
             for t in range(start, stop):
                 n = active[t]
@@ -453,8 +480,13 @@ class LstmStack(nn.Module):
                 if t == 0 and same_start:
                     rows = aligned_rows(1, cell)  # every row computes the same first step
                 g = gate_buffer[: n_blocks * rows * width].view(n_blocks, rows, width)
-                torch.baddbmm(x_gates[:, t - start, :rows],
-                              h[:rows].expand(n_blocks, rows, proj), w_blocks, out=g)
+                if bfloat16:
+                    h_low = h[:rows].to(torch.bfloat16)
+                    torch.add(x_gates[:, t - start, :rows],
+                              torch.bmm(h_low.expand(n_blocks, rows, proj), w_blocks), out=g)
+                else:
+                    torch.baddbmm(x_gates[:, t - start, :rows],
+                                  h[:rows].expand(n_blocks, rows, proj), w_blocks, out=g)
                 g[: 3 * per_gate].sigmoid_()
                 g[3 * per_gate :].tanh_()
                 i, f, o, j = g.split(per_gate)
@@ -466,7 +498,10 @@ class LstmStack(nn.Module):
                 m_n = m[:rows].view(rows, per_gate, width).transpose(0, 1)
                 torch.tanh(c_n, out=m_n).mul_(o)
                 h_n = h[:rows]
-                torch.mm(m[:rows], w_proj, out=h_n)
+                if bfloat16:
+                    h_n.copy_(torch.mm(m[:rows].to(torch.bfloat16), w_proj))
+                else:
+                    torch.mm(m[:rows], w_proj, out=h_n)
                 if self.proj_clip is not None:
                     h_n.clamp_(-self.proj_clip, self.proj_clip)
                 if t == 0 and same_start:
@@ -702,6 +737,7 @@ class BiLM(nn.Module):
         state: LstmState | None = None,
         keep_boundaries: bool = False,
         final_state: bool = True,
+        precision: str = "float32",
     ) -> BiLMOutput:
         """Run the LSTM stack over token representations.
 
@@ -720,6 +756,9 @@ class BiLM(nn.Module):
             ``keep_boundaries``, each direction skips the step whose output
             is dropped (the forward one at ``</S>``, the backward one at
             ``<S>``): the same vectors for less work, and ``state`` is None.
+        precision : {"float32", "bfloat16"}, default="float32"
+            The LSTM stack's matrix products (see :meth:`LstmStack.forward`);
+            the character encoder always runs in float32.
 
         Returns
         -------
@@ -744,7 +783,7 @@ class BiLM(nn.Module):
         lstm_out, final = self.lstm(
             sorted_tokens.transpose(0, 1).contiguous(), lengths[order],
             state.rows(order.to(state.h.device)), last_steps=final_state or keep_boundaries,
-            same_start=same_start,
+            same_start=same_start, precision=precision,
         )
         layers = torch.cat([sorted_tokens.repeat(1, 1, 2).unsqueeze(0),
                             lstm_out.transpose(1, 2)], dim=0)[:, restore]

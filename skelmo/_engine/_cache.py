@@ -6,6 +6,13 @@ Model cache
     resolved path, inode, size and modification time, so a rewritten file is
     loaded anew (and the model loaded from its previous version is dropped).
 
+Word-vector cache
+    The character encoder's output for every distinct word a model has
+    seen, kept on the model itself (so shared by every estimator, call and
+    Dask partition that uses the loaded model), per precision, least recently
+    used first out beyond a byte budget (:data:`WORD_CACHE_BYTES` per model,
+    settable as ``word_vector_cache(bilm).max_bytes``).
+
 Activation cache
     Per-document results keyed by (what was computed, model identity, state
     policy, the document's tokens). Because the key holds the tokens, a
@@ -21,7 +28,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +40,16 @@ from ._bilm import BiLM
 from ._device import resolve_device
 
 __all__ = [
+    "WORD_CACHE_BYTES",
     "ActivationCache",
+    "WordVectorCache",
     "activation_cache",
     "clear_model_cache",
     "load_bilm",
     "load_bilm_with_identity",
     "model_identity",
     "model_sha256",
+    "word_vector_cache",
 ]
 
 
@@ -233,3 +243,120 @@ def _nbytes(value: Any) -> int:
 
 
 activation_cache = ActivationCache()
+
+
+#: Default byte budget of each model's word-vector cache: 128 MiB holds about
+#: 65,000 words of the published ``original`` model (512 floats each) and
+#: 260,000 of the bundled one.
+WORD_CACHE_BYTES = 128 << 20
+
+
+class WordVectorCache:
+    """Token-layer vectors of distinct words, least recently used first out.
+
+    Parameters
+    ----------
+    max_bytes : int, default=WORD_CACHE_BYTES
+        Budget of the stored vectors; ``0`` keeps nothing.
+
+    Attributes
+    ----------
+    hits, misses : int
+        Words found and words encoded since creation or :meth:`clear`.
+    """
+
+    def __init__(self, max_bytes: int = WORD_CACHE_BYTES):
+        self._vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+        self.nbytes = 0
+        self._max_bytes = check_integer(max_bytes, "max_bytes", minimum=0)
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def max_bytes(self) -> int:
+        """The byte budget; lowering it evicts words at once."""
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        value = check_integer(value, "max_bytes", minimum=0)
+        with self._lock:
+            self._max_bytes = value
+            self._evict()
+
+    def vectors(self, words: list[str],
+                encode: Callable[[list[str]], torch.Tensor]) -> torch.Tensor:
+        """The vectors of distinct ``words``, one row each, in order.
+
+        Words not held are passed to ``encode`` (once, together), which must
+        return their vectors as rows; those are then kept.
+        """
+        with self._lock:
+            found = {word: self._vectors.get(word) for word in words}
+            missing = [word for word, vector in found.items() if vector is None]
+            for word, vector in found.items():
+                if vector is not None:
+                    self._vectors.move_to_end(word)
+            self.hits += len(words) - len(missing)
+            self.misses += len(missing)
+        if missing:
+            encoded = encode(missing)
+            with self._lock:
+                for word, vector in zip(missing, encoded):
+                    vector = vector.clone()  # not a view holding the whole batch
+                    found[word] = vector
+                    if word not in self._vectors:
+                        self.nbytes += vector.nbytes
+                    self._vectors[word] = vector
+                self._evict()
+        return torch.stack([found[word] for word in words])
+
+    def _evict(self) -> None:
+        """Drop least recently used words until within budget (lock held)."""
+        while self.nbytes > self._max_bytes and self._vectors:
+            _, vector = self._vectors.popitem(last=False)
+            self.nbytes -= vector.nbytes
+
+    def clear(self) -> None:
+        """Forget every word and reset the counters."""
+        with self._lock:
+            self._vectors.clear()
+            self.nbytes = 0
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def __getstate__(self) -> dict:
+        # A copied or pickled model starts with an empty cache of the same budget.
+        return {"max_bytes": self._max_bytes}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["max_bytes"])
+
+
+_word_caches_lock = threading.Lock()
+
+
+def word_vector_cache(bilm: BiLM, precision: str = "float32") -> WordVectorCache:
+    """The word-vector cache of a loaded model at one precision (created on first use).
+
+    It lives on the model object, so it goes when the model goes
+    (:func:`clear_model_cache`, or a rewritten weights file).
+
+    Parameters
+    ----------
+    bilm : BiLM
+    precision : {"float32", "bfloat16"}, default="float32"
+
+    Returns
+    -------
+    WordVectorCache
+    """
+    with _word_caches_lock:
+        caches = bilm.__dict__.setdefault("_skelmo_word_caches", {})
+        cache = caches.get(precision)
+        if cache is None:
+            cache = caches[precision] = WordVectorCache()
+        return cache

@@ -9,7 +9,12 @@ import torch
 
 from .._utils import check_integer
 
-__all__ = ["resolve_device", "torch_threads"]
+__all__ = ["PRECISIONS", "bfloat16_supported", "check_precision", "check_precision_on",
+           "resolve_device", "torch_threads"]
+
+#: The precisions the biLM runs in: ``"bfloat16"`` multiplies bfloat16 matrices
+#: with float32 accumulation and keeps the cell state and the outputs in float32.
+PRECISIONS = ("float32", "bfloat16")
 
 
 @contextmanager
@@ -78,3 +83,50 @@ def resolve_device(device: str | torch.device) -> torch.device:
                 f"{torch.cuda.device_count()} CUDA device(s)."
             )
     return resolved
+
+
+def check_precision(precision: object) -> str:
+    """Return ``precision`` if it names one of :data:`PRECISIONS`, else raise a ValueError."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    return precision
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bfloat16_supported(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices natively.
+
+    On CUDA, what torch reports; on the CPU, AVX512-BF16 or AMX, asked of torch's
+    CPU-feature probe where it has one, else read from ``/proc/cpuinfo``.
+    Elsewhere bfloat16 products are emulated, hundreds of times slower than
+    float32 ones.
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    probes = [getattr(torch.cpu, name, None)
+              for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if all(callable(probe) for probe in probes):
+        return any(probe() for probe in probes)
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def check_precision_on(precision: str, device: torch.device) -> None:
+    """Raise a ValueError when ``precision`` cannot run at full speed on ``device``."""
+    if check_precision(precision) == "bfloat16" and not bfloat16_supported(device):
+        where = "this CPU has neither AVX512-BF16 nor AMX" if device.type == "cpu" else (
+            f"{device} does not support bfloat16")
+        raise ValueError(
+            f"precision='bfloat16' needs native bfloat16 matrix products, and {where}: "
+            "there it would run many times slower than float32. Use precision='float32' "
+            "(the default)."
+        )

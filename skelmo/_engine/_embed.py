@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -13,17 +12,25 @@ import torch
 from .._format import BOS_TOKEN, EOS_TOKEN, check_tokens, token_to_ids
 from .._utils import check_integer
 from ._bilm import BiLM
+from ._cache import word_vector_cache
+from ._device import check_precision_on
 from ._state import StatefulCarry, check_state_policy, warm_state
 
-__all__ = ["ElmoEmbedder", "EmbeddedBatch"]
+__all__ = ["DEFAULT_MAX_BATCH_TOKENS", "ElmoEmbedder", "EmbeddedBatch", "batch_tokens"]
 
 # Sentences are sorted by length within windows of this many batches, so
 # that batches hold sentences of similar length while the input streams.
 _SORT_WINDOW_BATCHES = 32
 
-# Token representations kept between batches (least recently used dropped):
-# a word is run through the character encoder once however often it recurs.
-_WORD_CACHE_SIZE = 50_000
+#: Default bound on the positions of one batch (rows x longest sentence,
+#: boundaries included). See the user guide's "Long documents and caching"
+#: for the measurement behind it.
+DEFAULT_MAX_BATCH_TOKENS = 8192
+
+
+def batch_tokens(lengths: Sequence[int]) -> int:
+    """Positions a batch of sentences of these lengths computes: rows x (longest + 2)."""
+    return len(lengths) * (max(lengths, default=0) + 2)
 
 
 @dataclass
@@ -52,7 +59,17 @@ class ElmoEmbedder:
     bilm : BiLM
         The model, already on its device.
     batch_size : int, default=64
-        Sentences per forward pass. Memory grows with it, not with the input.
+        At most this many sentences per forward pass.
+    max_batch_tokens : int, default=DEFAULT_MAX_BATCH_TOKENS
+        At most this many positions per forward pass (sentences times the
+        longest one's length, ``<S>`` and ``</S>`` included): memory is
+        bounded by it, not by the input. A longer sentence runs alone.
+        Results do not depend on it.
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"``: the LSTM's matrix products in bfloat16 with float32
+        accumulation, state and outputs; only where the hardware multiplies
+        bfloat16 natively (CUDA, or a CPU with AVX512-BF16 or AMX), a
+        ValueError elsewhere. Deterministic too, but not equal to float32.
     state : {"warm", "zero", "stateful"}, default="warm"
         LSTM initial-state policy (see :mod:`skelmo._engine._state`). Under
         ``"warm"`` and ``"zero"`` a sentence's vectors do not depend on the
@@ -75,14 +92,18 @@ class ElmoEmbedder:
     [(3, 3, 32), (3, 1, 32)]
     """
 
-    def __init__(self, bilm: BiLM, *, batch_size: int = 64, state: str = "warm",
-                 keep_boundaries: bool = False):
+    def __init__(self, bilm: BiLM, *, batch_size: int = 64,
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, state: str = "warm",
+                 keep_boundaries: bool = False, precision: str = "float32"):
+        check_precision_on(precision, bilm.device)
         self.bilm = bilm
+        self.precision = precision
         self.batch_size = check_integer(batch_size, "batch_size")
+        self.max_batch_tokens = check_integer(max_batch_tokens, "max_batch_tokens")
         self.state = check_state_policy(state)
         self.keep_boundaries = keep_boundaries
         self._carry = StatefulCarry(bilm) if state == "stateful" else None
-        self._words: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._words = word_vector_cache(bilm)
 
     def reset_state(self) -> None:
         """Forget the carried LSTM state (``state="stateful"`` only)."""
@@ -104,6 +125,45 @@ class ElmoEmbedder:
         """
         for indices, batch in self._plan(sentences):
             yield self._run(indices, batch)
+
+    def iter_documents(self, documents: Iterable[Sequence[Sequence[str]]]
+                       ) -> Iterator[tuple[int, torch.Tensor]]:
+        """Embed documents of several sentences, each sentence its own sequence.
+
+        Parameters
+        ----------
+        documents : iterable of sequence of sequence of str
+            Each document is its sentences, each a token list; consumed
+            lazily. A document without sentences gives no tokens.
+
+        Yields
+        ------
+        index : int
+            The document's position in the input.
+        layers : Tensor of shape (n_layers + 1, n_tokens, dim)
+            Its sentences' layers one after another, yielded as soon as its
+            last sentence is computed (documents come in processing order).
+        """
+        held: dict[int, list[torch.Tensor | None]] = {}
+        owners: list[tuple[int, int]] = []  # (document, sentence) of each sentence
+
+        def sentences() -> Iterator[Sequence[str]]:
+            for number, document in enumerate(documents):
+                parts = list(document) or [[]]
+                held[number] = [None] * len(parts)
+                for part, sentence in enumerate(parts):
+                    owners.append((number, part))
+                    yield sentence
+
+        for batch in self.iter_batches(sentences()):
+            lengths = batch.mask.sum(dim=1).tolist()
+            for row, index in enumerate(batch.indices):
+                number, part = owners[index]
+                parts = held[number]
+                parts[part] = batch.layers[:, row, : lengths[row]].clone()
+                if all(layers is not None for layers in parts):
+                    del held[number]
+                    yield number, parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def embed_sentences(self, sentences: Iterable[Sequence[str]]) -> list[np.ndarray]:
         """Embed sentences; one float32 array ``(n_layers + 1, T_i, dim)`` each, in input order.
@@ -131,15 +191,31 @@ class ElmoEmbedder:
     def _plan(self, sentences: Iterable[Sequence[str]]) -> Iterator[tuple[list[int], list]]:
         numbered = enumerate(sentences)
         if self.state == "stateful":
-            while chunk := list(itertools.islice(numbered, self.batch_size)):
-                yield [i for i, _ in chunk], [s for _, s in chunk]
+            # Input order: the state runs from each batch into the next.
+            yield from self._pack(numbered)
             return
         window = self.batch_size * _SORT_WINDOW_BATCHES
         while chunk := list(itertools.islice(numbered, window)):
             chunk.sort(key=lambda item: len(item[1]), reverse=True)
-            for start in range(0, len(chunk), self.batch_size):
-                part = chunk[start : start + self.batch_size]
-                yield [i for i, _ in part], [s for _, s in part]
+            yield from self._pack(chunk)
+
+    def _pack(self, numbered: Iterable[tuple[int, Sequence[str]]]
+              ) -> Iterator[tuple[list[int], list]]:
+        """Cut the sentences, in their order, into batches within both bounds."""
+        indices: list[int] = []
+        batch: list[Sequence[str]] = []
+        longest = 0
+        for index, sentence in numbered:
+            n = len(sentence)
+            if batch and (len(batch) == self.batch_size or (len(batch) + 1) * (
+                    max(longest, n) + 2) > self.max_batch_tokens):
+                yield indices, batch
+                indices, batch, longest = [], [], 0
+            indices.append(index)
+            batch.append(sentence)
+            longest = max(longest, n)
+        if batch:
+            yield indices, batch
 
     def _run(self, indices: list[int], batch: list[Sequence[str]]) -> EmbeddedBatch:
         batch = [check_tokens(sentence, f"Sentence {index}")
@@ -148,34 +224,28 @@ class ElmoEmbedder:
         if self._carry is not None:
             with self._carry.lock:
                 out = self.bilm.contextualize(tokens, lengths, self._carry.initial(len(batch)),
-                                              self.keep_boundaries)
+                                              self.keep_boundaries, precision=self.precision)
                 self._carry.update(out.state)
         else:
             initial = warm_state(self.bilm) if self.state == "warm" else None
             out = self.bilm.contextualize(tokens, lengths, initial, self.keep_boundaries,
-                                          final_state=False)
+                                          final_state=False, precision=self.precision)
         return EmbeddedBatch(indices=indices, layers=out.layers, mask=out.mask)
 
     def _token_vectors(self, batch: list[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token representations with boundaries ``(B, T + 2, dim)`` and lengths + 2."""
         sentences = [[BOS_TOKEN, *sentence, EOS_TOKEN] for sentence in batch]
         distinct = list(dict.fromkeys(token for sentence in sentences for token in sentence))
-        missing = [token for token in distinct if token not in self._words]
-        if missing:
-            ids = torch.from_numpy(np.stack([token_to_ids(token) for token in missing]))
-            for token, vector in zip(missing, self.bilm.encode_distinct(ids)):
-                self._words[token] = vector
+        vectors = self._words.vectors(distinct, self._encode)
+        table = torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])])
         rows = {token: row for row, token in enumerate(distinct)}
-        table = torch.stack([self._words[token] for token in distinct]
-                            + [self._words[distinct[0]].new_zeros(self.bilm.options.projection_dim)
-                               ])
-        for token in distinct:
-            self._words.move_to_end(token)
-        while len(self._words) > _WORD_CACHE_SIZE:
-            self._words.popitem(last=False)
         lengths = [len(sentence) for sentence in sentences]
         padding = len(distinct)  # the zero row
         index = torch.full((len(batch), max(lengths)), padding, dtype=torch.long)
         for row, sentence in enumerate(sentences):
             index[row, : len(sentence)] = torch.tensor([rows[token] for token in sentence])
         return table[index.to(table.device)], torch.tensor(lengths)
+
+    def _encode(self, words: list[str]) -> torch.Tensor:
+        ids = torch.from_numpy(np.stack([token_to_ids(word) for word in words]))
+        return self.bilm.encode_distinct(ids)

@@ -9,6 +9,7 @@ output width, without calling private methods.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,30 +21,50 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._engine import (
     BiLM,
+    DiskCache,
     ElmoEmbedder,
     activation_cache,
+    check_precision,
     check_state_policy,
+    disk_cache_key,
     load_bilm_with_identity,
     model_sha256,
     torch_threads,
 )
 from .._utils import check_integer, check_progress, progress_bar
 from ..models import resolve_model
-from ._inputs import to_token_lists
+from ._inputs import (
+    check_input_params,
+    documents_to_sentence_lists,
+    documents_to_token_lists,
+    read_documents,
+)
 from ._mix import check_layer, check_mix, output_width, pool_layers, softmax
 from ._probe import learn_mix_weights
 
 __all__ = [
+    "Document",
     "ElmoEstimatorBase",
     "check_distributable",
     "check_params",
+    "document_lengths",
     "feature_width",
     "tokenize_documents",
+    "transform_documents",
 ]
+
+#: A document as the biLM reads it: its sentences, each a tuple of tokens (one
+#: sentence, the whole document, unless ``split_sentences=True``).
+Document = tuple[tuple[str, ...], ...]
+
+_OUTPUT_DTYPES = ("float16", "float32", "float64")
 
 # Inputs at least this long get a progress bar under progress="auto" when
 # stderr is a terminal.
 _PROGRESS_MIN_DOCUMENTS = 1000
+
+# Documents written to the ``memory`` cache together.
+_DISK_WRITE_BATCH = 256
 
 
 class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
@@ -62,15 +83,39 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
     # -- parameters ----------------------------------------------------------------------
 
     def _check_common(self) -> None:
+        check_input_params(self.input, self.encoding, self.decode_error, self.preprocessor)
         check_state_policy(self.state)
+        check_precision(self.precision)
         check_integer(self.batch_size, "batch_size")
+        check_integer(self.max_batch_tokens, "max_batch_tokens")
         check_progress(self.progress)
-        if not isinstance(self.cache, bool):
-            raise ValueError(f"cache must be True or False, got {self.cache!r}.")
-        if not isinstance(self.learn_mix, bool):
-            raise ValueError(f"learn_mix must be True or False, got {self.learn_mix!r}.")
+        for name in ("cache", "learn_mix", "split_sentences"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+        self._disk_cache()
+        self._output_dtype()
         check_integer(self.n_threads, "n_threads", none_ok=True)
         check_integer(self.random_state, "random_state", minimum=0, none_ok=True)
+
+    def _output_dtype(self) -> np.dtype:
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.name not in _OUTPUT_DTYPES:
+            raise ValueError(f"dtype must be one of np.float16, np.float32 or np.float64, "
+                             f"got {self.dtype!r}.")
+        return dtype
+
+    def _disk_cache(self) -> DiskCache | None:
+        """The persistent cache ``memory`` names, or None."""
+        if self.memory is None or isinstance(self.memory, DiskCache):
+            return self.memory
+        if not isinstance(self.memory, (str, os.PathLike)) and not hasattr(self.memory,
+                                                                            "location"):
+            raise ValueError(f"memory must be None, a directory path, a joblib.Memory or a "
+                             f"skelmo.DiskCache, got {self.memory!r}.")
+        return DiskCache(self.memory)
 
     def _bilm(self, files: tuple[Path, Path] | None = None) -> tuple[BiLM, Hashable]:
         """The model (loaded through the process-wide cache) and its activation-cache key.
@@ -109,9 +154,8 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
             weights, gamma = check_mix(self.mix_weights, self.gamma, bilm.n_layers)
         return layer, softmax(weights), gamma
 
-    def _prepare_transform(self, X: Any) -> tuple[BiLM, Hashable, int | str, np.ndarray, float,
-                                                   list[list[str]]]:
-        """Validate, then return the model, its identity, the layer setup and the tokens."""
+    def _prepare_transform(self) -> tuple[BiLM, Hashable, int | str, np.ndarray, float]:
+        """Validate, then return the model, its cache identity and the layer setup."""
         self._check_params()
         if self.learn_mix:
             check_is_fitted(self, "mix_weights_")
@@ -119,10 +163,18 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
         bilm, model_id = self._bilm(files)
         layer, mix, gamma = self._layer_setup(bilm)
         self._check_fitted_model(*files)
-        return bilm, model_id, layer, mix, gamma, self._tokens(X)
+        return bilm, model_id, layer, mix, gamma
 
-    def _tokens(self, X: Any) -> list[list[str]]:
-        return to_token_lists(X, self.tokenizer)
+    def _documents(self, X: Any) -> list[Document]:
+        """Read, preprocess, tokenize and (with ``split_sentences``) segment ``X``."""
+        items, index = read_documents(X, input=self.input, encoding=self.encoding,
+                                      decode_error=self.decode_error,
+                                      preprocessor=self.preprocessor)
+        if self.split_sentences:
+            return [tuple(tuple(sentence) for sentence in sentences) for sentences in
+                    documents_to_sentence_lists(items, index, self.tokenizer)]
+        return [(tuple(tokens),) for tokens in documents_to_token_lists(items, index,
+                                                                       self.tokenizer)]
 
     def _fit_mix(self, X: Any, y: Any, missing_y: str) -> BiLM:
         """Validate, then set ``mix_weights_``, ``gamma_``, ``n_layers_`` and ``model_sha256_``."""
@@ -134,7 +186,7 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
         if self.learn_mix:
             if y is None:
                 raise ValueError(missing_y)
-            features = self._probe_features(bilm, model_id, self._tokens(X))
+            features = self._probe_features(bilm, model_id, self._documents(X))
             self.mix_weights_, self.gamma_ = learn_mix_weights(
                 features, y, random_state=self.random_state)
         else:
@@ -150,45 +202,82 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
         self,
         bilm: BiLM,
         model_id: Hashable,
-        documents: list[list[str]],
+        documents: list[Document],
         kind: str,
         per_document: Callable[[torch.Tensor, torch.Tensor], list[Any]],
     ) -> Iterator[tuple[list[int], Any]]:
         """Yield ``(positions, value)`` for every distinct document.
 
         ``per_document(layers, mask)`` turns one batch of activations into one
-        value per row. Values come from the activation cache when possible;
-        identical documents are computed once.
+        value per row. Values come from the in-process activation cache, then
+        from the ``memory`` cache, when possible; identical documents are
+        computed once. A document of several sentences is put together from
+        its sentences' activations, then given to ``per_document`` alone.
         """
-        use_cache = self.cache and self.state != "stateful" and activation_cache.max_bytes > 0
-        pending: dict[tuple[str, ...], list[int]] = {}
-        for position, tokens in enumerate(documents):
-            pending.setdefault(tuple(tokens), []).append(position)
-        todo: list[tuple[str, ...]] = []
-        cached = activation_cache.get_many(
-            [(kind, model_id, self.state, tokens) for tokens in pending]
-        ) if use_cache else [None] * len(pending)
-        for (tokens, positions), value in zip(pending.items(), cached):
+        stateless = self.state != "stateful"
+        use_cache = self.cache and stateless and activation_cache.max_bytes > 0
+        disk = self._disk_cache() if stateless else None
+        pending: dict[Document, list[int]] = {}
+        for position, document in enumerate(documents):
+            pending.setdefault(document, []).append(position)
+        keys = {document: (kind, model_id, self.state, self.precision, document)
+                for document in pending}
+        cached = (activation_cache.get_many([keys[d] for d in pending]) if use_cache
+                  else [None] * len(pending))
+        missing = [document for document, value in zip(pending, cached) if value is None]
+        disk_keys: dict[Document, bytes] = {}
+        if disk is not None and missing:
+            content = model_sha256(*resolve_model(self.model))
+            disk_keys = {document: disk_cache_key(kind, content, self.state, self.precision,
+                                                  document) for document in missing}
+            stored = dict(zip(missing, disk.get_many([disk_keys[d] for d in missing])))
+        else:
+            stored = {}
+        todo: list[Document] = []
+        for (document, positions), value in zip(pending.items(), cached):
             if value is None:
-                todo.append(tokens)
-            else:
-                yield positions, value
+                value = stored.get(document)
+                if value is None:
+                    todo.append(document)
+                    continue
+                if use_cache:
+                    activation_cache.put(keys[document], value)
+            yield positions, value
         if not todo:
             return
-        embedder = ElmoEmbedder(bilm, batch_size=self.batch_size, state=self.state)
+        written: list[tuple[bytes, Any]] = []
+
+        def done(document: Document, value: Any) -> tuple[list[int], Any]:
+            if use_cache:
+                activation_cache.put(keys[document], value)
+            if disk is not None:
+                written.append((disk_keys[document], value))
+                if len(written) >= _DISK_WRITE_BATCH:
+                    disk.put_many(written)
+                    written.clear()
+            return pending[document], value
+
+        embedder = ElmoEmbedder(bilm, batch_size=self.batch_size,
+                                max_batch_tokens=self.max_batch_tokens, state=self.state,
+                                precision=self.precision)
         with progress_bar(self.progress, total=len(todo), desc=type(self).__name__,
                           unit="doc", auto_minimum=_PROGRESS_MIN_DOCUMENTS) as bar, \
                 torch_threads(self.n_threads):
-            for batch in embedder.iter_batches(todo):
-                values = per_document(batch.layers, batch.mask)
-                for index, value in zip(batch.indices, values):
-                    tokens = todo[index]
-                    if use_cache:
-                        activation_cache.put((kind, model_id, self.state, tokens), value)
-                    yield pending[tokens], value
-                bar.update(len(batch.indices))
+            if self.split_sentences:
+                for index, layers in embedder.iter_documents(todo):
+                    mask = layers.new_ones(1, layers.shape[1], dtype=torch.bool)
+                    yield done(todo[index], per_document(layers.unsqueeze(1), mask)[0])
+                    bar.update(1)
+            else:
+                for batch in embedder.iter_batches(document[0] for document in todo):
+                    values = per_document(batch.layers, batch.mask)
+                    for index, value in zip(batch.indices, values):
+                        yield done(todo[index], value)
+                    bar.update(len(batch.indices))
+        if disk is not None and written:
+            disk.put_many(written)
 
-    def _pooled_layers(self, bilm: BiLM, model_id: Hashable, documents: list[list[str]]
+    def _pooled_layers(self, bilm: BiLM, model_id: Hashable, documents: list[Document]
                        ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
         """Per-layer mean and max of every document: ``(positions, mean, max)``."""
 
@@ -201,7 +290,7 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
                                                         pool):
             yield positions, mean, maximum
 
-    def _token_layers(self, bilm: BiLM, model_id: Hashable, documents: list[list[str]]
+    def _token_layers(self, bilm: BiLM, model_id: Hashable, documents: list[Document]
                       ) -> Iterator[tuple[list[int], np.ndarray]]:
         """Every layer of every token: ``(positions, array (n_layers, T, dim))``."""
 
@@ -248,15 +337,25 @@ def check_distributable(estimator: Any, pipeline_advice: str) -> None:
         )
 
 
-def tokenize_documents(estimator: ElmoEstimatorBase, X: Any) -> list[list[str]]:
-    """The token lists ``transform`` would embed for ``X``.
+def tokenize_documents(estimator: ElmoEstimatorBase, X: Any) -> list[Document]:
+    """The documents ``transform`` would embed for ``X``: read, tokenized, segmented.
 
     Raises
     ------
     skelmo._estimators.DocumentError
         Naming the document at fault, with its ``position`` in ``X``.
     """
-    return estimator._tokens(X)
+    return estimator._documents(X)
+
+
+def document_lengths(documents: list[Document]) -> list[int]:
+    """Number of tokens of each document of :func:`tokenize_documents`."""
+    return [sum(map(len, document)) for document in documents]
+
+
+def transform_documents(estimator: ElmoEstimatorBase, documents: list[Document]) -> Any:
+    """``estimator.transform`` of documents :func:`tokenize_documents` returned."""
+    return estimator._transform_documents(documents)
 
 
 def feature_width(estimator: ElmoEstimatorBase) -> int:

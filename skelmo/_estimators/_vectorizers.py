@@ -7,9 +7,9 @@ from collections.abc import Hashable, Iterator
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._engine import BiLM
+from .._engine import DEFAULT_MAX_BATCH_TOKENS, BiLM
 from .._utils import check_integer
-from ._base import ElmoEstimatorBase, feature_width
+from ._base import Document, ElmoEstimatorBase, document_lengths, feature_width
 from ._mix import POOLINGS, combine_layers, output_width
 
 __all__ = ["ElmoTokenVectorizer", "ElmoVectorizer"]
@@ -52,13 +52,47 @@ class ElmoVectorizer(ElmoEstimatorBase):
     pooling : {"mean", "max"}, default="mean"
         Pooling over a document's real tokens (never padding or the
         sentence-boundary tokens). An empty document gives a zero vector.
+    normalize : bool, default=False
+        Scale every output row to unit Euclidean length (zero rows stay zero).
+    dtype : {np.float32, np.float16, np.float64}, default=np.float32
+        Type of the output.
+    input : {"content", "filename", "file"}, default="content"
+        As in :class:`~sklearn.feature_extraction.text.TfidfVectorizer`:
+        ``"content"``, the items are the documents (str, bytes, or lists of
+        str tokens); ``"filename"``, paths of files to read; ``"file"``,
+        objects with a ``read`` method.
+    encoding : str, default="utf-8"
+        Decodes bytes (read from files or given as content).
+    decode_error : {"strict", "ignore", "replace"}, default="strict"
+        What to do with bytes that are not valid in ``encoding``: raise a
+        ``ValueError`` naming the document, drop them, or replace them with
+        U+FFFD.
+    preprocessor : callable, default=None
+        ``str -> str`` applied to every text document before tokenization
+        (never to documents given as token lists).
     tokenizer : callable, default=None
         ``str -> list of str``; None means :func:`skelmo.tokenize`, which
         splits off punctuation and English clitics as ELMo's training text was. Documents given
         as lists of tokens are used as they are.
+    split_sentences : bool, default=False
+        Split each document into sentences (:func:`skelmo.split_sentences`
+        for text, sentence-final punctuation for token lists) and run every
+        sentence through the biLM as its own sequence under ``state``, as the
+        published models were trained. The document's tokens stay in order.
     batch_size : int, default=64
-        Documents per forward pass; memory grows with it, not with the input.
+        At most this many sentences per forward pass.
+    max_batch_tokens : int, default=8192
+        At most this many positions per forward pass (sentences times the
+        longest one, ``<S>`` and ``</S>`` included): memory is bounded by it
+        however long the documents are (a longer sentence runs alone). Results
+        do not depend on it.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` runs the LSTM's matrix products in bfloat16 with
+        float32 accumulation, state and outputs: faster where the hardware
+        has native bfloat16 (CUDA, CPUs with AVX512-BF16 or AMX), refused with
+        a ValueError elsewhere. Deterministic, close to but not equal to
+        float32 (see the user guide's benchmarks).
     n_threads : int, default=None
         Torch CPU threads while embedding; None leaves torch's setting (one
         per core). On a machine shared with other busy processes, or inside
@@ -73,6 +107,13 @@ class ElmoVectorizer(ElmoEstimatorBase):
     cache : bool, default=True
         Reuse activations of documents already embedded in this process
         (see ``skelmo.activation_cache``).
+    memory : str, path-like or joblib.Memory, default=None
+        A directory keeping every document's result on disk, across
+        processes and runs (a ``joblib.Memory`` uses its ``location``), keyed
+        by the model's content, ``state``, ``precision`` and the document's
+        sentences and tokens. See the user guide's "Long documents and
+        caching" for its size bound and how to clear it. Not used with
+        ``state="stateful"``.
     random_state : int, default=None
         Seed of the probe used by ``learn_mix``.
 
@@ -111,13 +152,23 @@ class ElmoVectorizer(ElmoEstimatorBase):
         gamma=1.0,
         learn_mix=False,
         pooling="mean",
+        normalize=False,
+        dtype=np.float32,
+        input="content",
+        encoding="utf-8",
+        decode_error="strict",
+        preprocessor=None,
         tokenizer=None,
+        split_sentences=False,
         batch_size=64,
+        max_batch_tokens=DEFAULT_MAX_BATCH_TOKENS,
         device="auto",
+        precision="float32",
         n_threads=None,
         state="warm",
         progress="auto",
         cache=True,
+        memory=None,
         random_state=None,
     ):
         self.model = model
@@ -126,19 +177,31 @@ class ElmoVectorizer(ElmoEstimatorBase):
         self.gamma = gamma
         self.learn_mix = learn_mix
         self.pooling = pooling
+        self.normalize = normalize
+        self.dtype = dtype
+        self.input = input
+        self.encoding = encoding
+        self.decode_error = decode_error
+        self.preprocessor = preprocessor
         self.tokenizer = tokenizer
+        self.split_sentences = split_sentences
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         self.device = device
+        self.precision = precision
         self.n_threads = n_threads
         self.state = state
         self.progress = progress
         self.cache = cache
+        self.memory = memory
         self.random_state = random_state
 
     def _check_params(self) -> None:
         self._check_common()
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
+        if not isinstance(self.normalize, bool):
+            raise ValueError(f"normalize must be True or False, got {self.normalize!r}.")
 
     def fit(self, X, y=None):
         """Check the parameters and, with ``learn_mix=True``, learn the layer mix.
@@ -179,7 +242,7 @@ class ElmoVectorizer(ElmoEstimatorBase):
         return np.asarray([f"{prefix}{i}" for i in range(feature_width(self))], dtype=object)
 
     def _probe_features(self, bilm: BiLM, model_id: Hashable,
-                        documents: list[list[str]]) -> np.ndarray:
+                        documents: list[Document]) -> np.ndarray:
         return self._per_layer(bilm, model_id, documents, self.pooling)
 
     def transform(self, X):
@@ -193,9 +256,23 @@ class ElmoVectorizer(ElmoEstimatorBase):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features), float32
+        ndarray of shape (n_samples, n_features)
+            Of type ``dtype``.
         """
-        bilm, model_id, layer, mix, gamma, documents = self._prepare_transform(X)
+        self._check_params()
+        return self._transform_documents(self._documents(X))
+
+    def _transform_documents(self, documents: list[Document]) -> np.ndarray:
+        bilm, model_id, layer, mix, gamma = self._prepare_transform()
+        out = self._pooled(bilm, model_id, documents, layer, mix, gamma)
+        if self.normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            np.divide(out, norms, out=out, where=norms > 0)
+        return out.astype(self._output_dtype(), copy=False)
+
+    def _pooled(self, bilm: BiLM, model_id: Hashable, documents: list[Document],
+                layer: int | str, mix: np.ndarray, gamma: float) -> np.ndarray:
+        """One float32 row per document: the chosen layers, pooled."""
         if layer == "mix" and self.pooling == "max":
             # The max of a mix is not the mix of the maxima: mix every token first.
             out = np.zeros((len(documents), bilm.output_dim), dtype=np.float32)
@@ -209,7 +286,7 @@ class ElmoVectorizer(ElmoEstimatorBase):
             out[rows] = combine_layers(pooled, layer, mix, gamma)
         return out
 
-    def _pooled_chunks(self, bilm: BiLM, model_id: Hashable, documents: list[list[str]],
+    def _pooled_chunks(self, bilm: BiLM, model_id: Hashable, documents: list[Document],
                        pooling: str) -> Iterator[tuple[list[int], np.ndarray]]:
         """Pooled layers ``(rows, array (len(rows), n_layers, dim))`` in bounded chunks.
 
@@ -229,7 +306,7 @@ class ElmoVectorizer(ElmoEstimatorBase):
         if rows:
             yield rows, np.stack(values)
 
-    def _per_layer(self, bilm: BiLM, model_id: Hashable, documents: list[list[str]],
+    def _per_layer(self, bilm: BiLM, model_id: Hashable, documents: list[Document],
                    pooling: str) -> np.ndarray:
         """Pooled layers of every document: float32 ``(n_samples, n_layers, dim)``."""
         features = np.zeros((len(documents), bilm.n_layers, bilm.output_dim), np.float32)
@@ -262,9 +339,42 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
     max_length : int, default=None
         Pad or truncate every document to this many tokens (``"padded"``
         only; the biLM still reads the whole document).
+    dtype : {np.float32, np.float16, np.float64}, default=np.float32
+        Type of the output arrays.
+    input : {"content", "filename", "file"}, default="content"
+        As in :class:`~sklearn.feature_extraction.text.TfidfVectorizer`:
+        ``"content"``, the items are the documents (str, bytes, or lists of
+        str tokens); ``"filename"``, paths of files to read; ``"file"``,
+        objects with a ``read`` method.
+    encoding : str, default="utf-8"
+        Decodes bytes (read from files or given as content).
+    decode_error : {"strict", "ignore", "replace"}, default="strict"
+        What to do with bytes that are not valid in ``encoding``: raise a
+        ``ValueError`` naming the document, drop them, or replace them with
+        U+FFFD.
+    preprocessor : callable, default=None
+        ``str -> str`` applied to every text document before tokenization
+        (never to documents given as token lists).
     tokenizer : callable, default=None
+    split_sentences : bool, default=False
+        Split each document into sentences (:func:`skelmo.split_sentences`
+        for text, sentence-final punctuation for token lists) and run every
+        sentence through the biLM as its own sequence under ``state``, as the
+        published models were trained. The document's tokens stay in order.
     batch_size : int, default=64
+        At most this many sentences per forward pass.
+    max_batch_tokens : int, default=8192
+        At most this many positions per forward pass (sentences times the
+        longest one, ``<S>`` and ``</S>`` included): memory is bounded by it
+        however long the documents are (a longer sentence runs alone). Results
+        do not depend on it.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` runs the LSTM's matrix products in bfloat16 with
+        float32 accumulation, state and outputs: faster where the hardware
+        has native bfloat16 (CUDA, CPUs with AVX512-BF16 or AMX), refused with
+        a ValueError elsewhere. Deterministic, close to but not equal to
+        float32 (see the user guide's benchmarks).
     n_threads : int, default=None
         Torch CPU threads while embedding; None leaves torch's setting (one
         per core). On a machine shared with other busy processes, or inside
@@ -273,6 +383,13 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
     state : {"warm", "zero", "stateful"}, default="warm"
     progress : {"auto", True, False}, default="auto"
     cache : bool, default=True
+    memory : str, path-like or joblib.Memory, default=None
+        A directory keeping every document's result on disk, across
+        processes and runs (a ``joblib.Memory`` uses its ``location``), keyed
+        by the model's content, ``state``, ``precision`` and the document's
+        sentences and tokens. See the user guide's "Long documents and
+        caching" for its size bound and how to clear it. Not used with
+        ``state="stateful"``.
     random_state : int, default=None
 
     Attributes
@@ -309,13 +426,22 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         learn_mix=False,
         output="padded",
         max_length=None,
+        dtype=np.float32,
+        input="content",
+        encoding="utf-8",
+        decode_error="strict",
+        preprocessor=None,
         tokenizer=None,
+        split_sentences=False,
         batch_size=64,
+        max_batch_tokens=DEFAULT_MAX_BATCH_TOKENS,
         device="auto",
+        precision="float32",
         n_threads=None,
         state="warm",
         progress="auto",
         cache=True,
+        memory=None,
         random_state=None,
     ):
         self.model = model
@@ -325,13 +451,22 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         self.learn_mix = learn_mix
         self.output = output
         self.max_length = max_length
+        self.dtype = dtype
+        self.input = input
+        self.encoding = encoding
+        self.decode_error = decode_error
+        self.preprocessor = preprocessor
         self.tokenizer = tokenizer
+        self.split_sentences = split_sentences
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         self.device = device
+        self.precision = precision
         self.n_threads = n_threads
         self.state = state
         self.progress = progress
         self.cache = cache
+        self.memory = memory
         self.random_state = random_state
 
     def _check_params(self) -> None:
@@ -358,7 +493,7 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         return self
 
     def _probe_features(self, bilm: BiLM, model_id: Hashable,
-                        documents: list[list[str]]) -> np.ndarray:
+                        documents: list[Document]) -> np.ndarray:
         """Every token's layers, documents one after another: ``(tokens, n_layers, dim)``."""
         per_document: list[np.ndarray | None] = [None] * len(documents)
         for positions, tokens in self._token_layers(bilm, model_id, documents):
@@ -379,7 +514,8 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         -------
         ndarray of shape (n_samples,), int
         """
-        return np.array([len(tokens) for tokens in self._tokens(X)], dtype=np.int64)
+        self._check_params()
+        return np.array(document_lengths(self._documents(X)), dtype=np.int64)
 
     def transform(self, X):
         """Embed every token of every document.
@@ -391,16 +527,21 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         Returns
         -------
         ndarray or list of ndarray
-            See the ``output`` parameter.
+            See the ``output`` parameter; of type ``dtype``.
         """
-        bilm, model_id, layer, mix, gamma, documents = self._prepare_transform(X)
+        self._check_params()
+        return self._transform_documents(self._documents(X))
+
+    def _transform_documents(self, documents: list[Document]) -> np.ndarray | list[np.ndarray]:
+        bilm, model_id, layer, mix, gamma = self._prepare_transform()
+        dtype = self._output_dtype()
         width = output_width(layer, bilm.n_layers, bilm.output_dim)
-        lengths = [len(tokens) for tokens in documents]
+        lengths = document_lengths(documents)
         if self.output == "padded":
             longest = max(lengths, default=0)
-            out = np.zeros((len(documents), self.max_length or longest, width), np.float32)
+            out = np.zeros((len(documents), self.max_length or longest, width), dtype)
         elif self.output == "flat":
-            out = np.zeros((sum(lengths), width), np.float32)
+            out = np.zeros((sum(lengths), width), dtype)
             offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int)
         else:
             ragged: list[np.ndarray | None] = [None] * len(documents)
@@ -413,5 +554,5 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
                 elif self.output == "flat":
                     out[offsets[position] : offsets[position + 1]] = vectors
                 else:
-                    ragged[position] = vectors.copy()
+                    ragged[position] = vectors.astype(dtype)  # a copy, whatever the dtype
         return ragged if self.output == "ragged" else out

@@ -2,8 +2,9 @@
 
 Owns ``options.json`` and the weights HDF5 file (reading, validating,
 writing, in the TensorFlow orientation the published files use), the
-character ids a token becomes, and skelmo's word tokenizer. Nothing here runs
-a model.
+character ids a token becomes, and skelmo's word tokenizer and sentence
+splitter (:func:`tokenize`, :func:`split_sentences` for text and
+:func:`split_token_sentences` for tokens). Nothing here runs a model.
 
 Imports: NumPy, h5py, torch (for :func:`batch_to_ids`'s tensor) and
 :mod:`skelmo._utils` only; every other layer imports this one, through this
@@ -36,6 +37,7 @@ from ._files import (
     read_weights,
     write_model,
 )
+from ._sentences import split_sentences, split_token_sentences
 from ._tokenize import tokenize
 
 __all__ = [
@@ -59,6 +61,8 @@ __all__ = [
     "read_model",
     "read_options",
     "read_weights",
+    "split_sentences",
+    "split_token_sentences",
     "token_to_ids",
     "tokenize",
     "write_model",

@@ -19,11 +19,14 @@ import numpy as np
 import pandas as pd
 
 from .._estimators import (
+    Document,
     DocumentError,
     ElmoEstimatorBase,
     ElmoTokenVectorizer,
+    document_lengths,
     feature_width,
     tokenize_documents,
+    transform_documents,
 )
 
 __all__ = [
@@ -74,7 +77,7 @@ def _where(number: int, offset: int | None, position: int) -> str:
 
 
 def _tokens(estimator: ElmoEstimatorBase, documents: Any, number: int,
-            offset: int | None) -> list[list[str]]:
+            offset: int | None) -> list[Document]:
     """Tokenize a partition; an error about a document also names the partition."""
     try:
         return tokenize_documents(estimator, documents)
@@ -88,7 +91,7 @@ def partition_shape(estimator: ElmoEstimatorBase, partition: Any, number: int) -
     documents = _documents(partition)
     if not isinstance(estimator, ElmoTokenVectorizer):
         return PartitionShape(len(documents), 0, 0)
-    lengths = [len(tokens) for tokens in _tokens(estimator, documents, number, None)]
+    lengths = document_lengths(_tokens(estimator, documents, number, None))
     return PartitionShape(len(lengths), sum(lengths), max(lengths, default=0))
 
 
@@ -96,7 +99,7 @@ def partition_lengths(estimator: ElmoTokenVectorizer, partition: Any, number: in
                       offset: int | None = None) -> np.ndarray:
     """Number of tokens of each document of a partition."""
     tokens = _tokens(estimator, _documents(partition), number, offset)
-    return np.array([len(t) for t in tokens], dtype=np.int64)
+    return np.array(document_lengths(tokens), dtype=np.int64)
 
 
 def _check_count(found: int, expected: int | None, number: int) -> None:
@@ -109,7 +112,7 @@ def _check_count(found: int, expected: int | None, number: int) -> None:
         )
 
 
-def _embed(estimator: ElmoEstimatorBase, tokens: list[list[str]],
+def _embed(estimator: ElmoEstimatorBase, tokens: list[Document],
            max_length: int | None) -> np.ndarray:
     """The estimator's ``transform`` of token lists, as a float32 array.
 
@@ -119,8 +122,7 @@ def _embed(estimator: ElmoEstimatorBase, tokens: list[list[str]],
     """
     if max_length is not None:
         estimator = copy.copy(estimator).set_params(max_length=max_length)
-    # np.asarray also undoes set_output(transform="pandas").
-    return np.asarray(estimator.transform(tokens), dtype=np.float32)
+    return np.asarray(transform_documents(estimator, tokens), dtype=np.float32)
 
 
 def embed_partition(estimator: ElmoEstimatorBase, partition: Any, number: int,
@@ -171,7 +173,7 @@ def embed_partition_frame(estimator: ElmoEstimatorBase, partition: Any, number: 
     values = _embed(estimator, tokens, None)
     if not isinstance(estimator, ElmoTokenVectorizer):
         return pd.DataFrame(values, index=index, columns=columns, copy=False)
-    lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+    lengths = np.array(document_lengths(tokens), dtype=np.int64)
     frame = pd.DataFrame(values, index=index.repeat(lengths), columns=columns, copy=False)
     positions = [np.arange(n, dtype=np.int32) for n in lengths]
     frame.insert(0, "position",

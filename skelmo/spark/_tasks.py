@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._estimators import DocumentError, ElmoEstimatorBase, ElmoTokenVectorizer, tokenize_documents
+from .._estimators import (
+    Document,
+    DocumentError,
+    ElmoEstimatorBase,
+    ElmoTokenVectorizer,
+    tokenize_documents,
+    transform_documents,
+)
 
 __all__ = ["embed_batches"]
 
@@ -51,15 +58,14 @@ def _documents(column: pd.Series) -> pd.Series:
     return column.astype(object).where(column.notna(), None)
 
 
-def _vectors(estimator: ElmoEstimatorBase, tokens: list[list[str]]) -> list[Any]:
+def _vectors(estimator: ElmoEstimatorBase, documents: list[Document]) -> list[Any]:
     """One float32 value per document: a vector, or a list of token vectors."""
     if isinstance(estimator, ElmoTokenVectorizer):
         # The estimator was set to output="ragged" on the driver: one (n_tokens, width)
         # array per document, given to Arrow as a list of rows.
         return [list(np.asarray(matrix, dtype=np.float32)) for matrix in
-                estimator.transform(tokens)]
-    # np.asarray also undoes set_output(transform="pandas").
-    return list(np.asarray(estimator.transform(tokens), dtype=np.float32))
+                transform_documents(estimator, documents)]
+    return list(np.asarray(transform_documents(estimator, documents), dtype=np.float32))
 
 
 def embed_batches(batches: Iterator[pd.DataFrame], estimator: ElmoEstimatorBase,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skelmo import BiLM, ElmoEmbedder, ElmoVectorizer, write_model
-from skelmo._engine import torch_threads
+from skelmo._engine import bfloat16_supported, torch_threads
 from skelmo.testing import make_options, make_random_weights
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'-éü"
@@ -41,8 +42,9 @@ words = st.text(alphabet=_LETTERS, min_size=1, max_size=12)
 documents = st.lists(st.lists(words, min_size=0, max_size=40), min_size=2, max_size=40)
 
 
-def _embed(bilm, docs, batch_size, state):
-    return ElmoEmbedder(bilm, batch_size=batch_size, state=state).embed_sentences(docs)
+def _embed(bilm, docs, batch_size, state, max_batch_tokens=8192, precision="float32"):
+    return ElmoEmbedder(bilm, batch_size=batch_size, state=state, precision=precision,
+                        max_batch_tokens=max_batch_tokens).embed_sentences(docs)
 
 
 def _assert_same(left, right):
@@ -60,15 +62,35 @@ def test_vectors_do_not_depend_on_the_batch(threads, options, docs, data):
         st.integers(0, 2**16), label="seed")))
     state = data.draw(st.sampled_from(["warm", "zero"]), label="state")
     batch_size = data.draw(st.integers(1, 70), label="batch_size")
+    max_batch_tokens = data.draw(st.integers(1, 400), label="max_batch_tokens")
     start = data.draw(st.integers(0, len(docs) - 1), label="start")
     stop = data.draw(st.integers(start + 1, len(docs)), label="stop")
     with torch_threads(threads):
         reference = _embed(bilm, docs, 64, state)
         _assert_same(_embed(bilm, docs, batch_size, state), reference)
+        _assert_same(_embed(bilm, docs, 64, state, max_batch_tokens), reference)
         _assert_same(_embed(bilm, docs[start:stop], 64, state), reference[start:stop])
         _assert_same(_embed(bilm, docs[::-1], batch_size, state)[::-1], reference)
         for row, doc in enumerate(docs[:3]):
             _assert_same(_embed(bilm, [doc], 1, state), reference[row : row + 1])
+
+
+@pytest.mark.skipif(not bfloat16_supported(torch.device("cpu")),
+                    reason="this CPU has no native bfloat16 (AVX512-BF16 or AMX)")
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(options=architectures(), docs=documents, data=st.data())
+def test_bfloat16_vectors_do_not_depend_on_the_batch(options, docs, data):
+    bilm = BiLM.from_weights(options, make_random_weights(options, seed=3))
+    state = data.draw(st.sampled_from(["warm", "zero"]), label="state")
+    batch_size = data.draw(st.integers(1, 70), label="batch_size")
+    max_batch_tokens = data.draw(st.integers(1, 400), label="max_batch_tokens")
+    reference = _embed(bilm, docs, 64, state, precision="bfloat16")
+    _assert_same(_embed(bilm, docs, batch_size, state, precision="bfloat16"), reference)
+    _assert_same(_embed(bilm, docs[::-1], batch_size, state, max_batch_tokens,
+                        precision="bfloat16")[::-1], reference)
+    for row, doc in enumerate(docs[:3]):
+        _assert_same(_embed(bilm, [doc], 1, state, precision="bfloat16"),
+                     reference[row : row + 1])
 
 
 @settings(max_examples=15, deadline=None,

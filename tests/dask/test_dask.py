@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 
 import skelmo
 import skelmo.dask as skelmo_dask
-from skelmo import ElmoTokenVectorizer, ElmoVectorizer
+from skelmo import ElmoTokenVectorizer, ElmoVectorizer, split_sentences
 from skelmo.testing import make_random_model
 from tests._labelled import labelled_documents
 
@@ -183,12 +183,18 @@ def test_vectors_equal_single_process_with_known_chunks(client, model_dir, texts
 
 
 @needs_dask
-def test_token_outputs_equal_single_process(client, model_dir, texts):
+@pytest.mark.parametrize("split", [False, True])
+def test_token_outputs_equal_single_process(client, model_dir, texts, split):
     import dask
     import dask.bag as db
 
-    flat = ElmoTokenVectorizer(model=model_dir, output="flat", layer="all", batch_size=3)
-    padded = ElmoTokenVectorizer(model=model_dir, output="padded", layer=1)
+    flat = ElmoTokenVectorizer(model=model_dir, output="flat", layer="all", batch_size=3,
+                               split_sentences=split)
+    padded = ElmoTokenVectorizer(model=model_dir, output="padded", layer=1,
+                                 split_sentences=split)
+    if split:  # sentences that the splitter cuts: a capital after the full stop
+        texts = texts.str.replace(". ", ". The ", regex=False)
+        assert sum(len(split_sentences(t)) for t in texts) > len(texts)
     series = _series(texts, 3)
     bag = db.from_sequence(texts.tolist(), npartitions=3)
 

@@ -56,6 +56,9 @@ def main() -> None:
                         "work shares the machine. Results are reproducible bit for bit for a "
                         "given machine type and thread count.")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--stop-at-step", type=int,
+                        help="stop training at this step (the schedule still spans every "
+                        "step) and export; run again without it to continue")
     parser.add_argument("--heldout-fraction", type=float, default=0.01,
                         help="share of corpus documents held out (default 0.01)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
@@ -85,13 +88,18 @@ def build_corpus(corpus_dir: Path, seed: int, heldout_fraction: float) -> None:
 def train_model(corpus_dir: Path, model_dir: Path, args: argparse.Namespace) -> None:
     from skelmo.training import train
 
-    if (model_dir / "training.json").is_file():
-        print(f"train: {model_dir} holds a finished run, kept")
-        return
+    log = model_dir / "training.json"
+    if log.is_file():
+        done = json.loads(log.read_text())
+        wanted = min(args.stop_at_step or done["planned_steps"], done["planned_steps"])
+        if done["steps"] >= wanted:
+            print(f"train: {model_dir} holds a run of {done['steps']} steps, kept")
+            return
     result = train(corpus_dir / "train.txt", model_dir, heldout=corpus_dir / "heldout.txt",
                    options=args.options, epochs=args.epochs, max_steps=args.steps,
                    batch_size=args.batch_size, unroll_steps=20, seed=args.seed,
-                   device=args.device, precision=args.precision, checkpoint_every=100)
+                   device=args.device, precision=args.precision, checkpoint_every=100,
+                   stop_at_step=args.stop_at_step)
     print(f"train: {result.steps} steps in {result.seconds / 60:.1f} min, held-out "
           f"perplexity {result.heldout.mean:.1f} (forward {result.heldout.forward:.1f}, "
           f"backward {result.heldout.backward:.1f})")

@@ -152,9 +152,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="with --layers mix: the scale of the mix (default: 1)")
     embed.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
                        help="at most N sentences per forward pass (default: 64)")
-    embed.add_argument("--max-batch-tokens", type=_positive_int, default=8192, metavar="N",
+    embed.add_argument("--max-batch-tokens", type=_positive_int, default=32768, metavar="N",
                        help="at most N positions per forward pass, sentences times the "
-                       "longest one: bounds memory, not the results (default: 8192)")
+                       "longest one: bounds memory, not the results (default: 32768)")
     embed.add_argument("--split-sentences", action="store_true",
                        help="split each line at its sentence-final punctuation and run every "
                        "sentence as its own sequence; the line's dataset still holds its "
@@ -234,6 +234,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="bfloat16: mixed precision, for CPUs with AVX512-BF16 or AMX and "
                        "recent GPUs (default: float32)")
     train.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N")
+    train.add_argument("--stop-at-step", type=_positive_int, metavar="N",
+                       help="stop at step N and export the model then; run the same command "
+                       "without it to continue the schedule")
     train.add_argument("--no-resume", dest="resume", action="store_false",
                        help="start again even if OUTPUT_DIR holds a checkpoint")
     _progress_flag(train)
@@ -598,7 +601,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             max_steps=args.steps, batch_size=args.batch_size, unroll_steps=args.unroll_steps,
             learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
             dropout=args.dropout, seed=args.seed, device=args.device, precision=args.precision,
-            checkpoint_every=args.checkpoint_every, resume=args.resume,
+            checkpoint_every=args.checkpoint_every, stop_at_step=args.stop_at_step,
+            resume=args.resume,
             progress=args.progress,
         )
     print(f"{result.model_dir}: {result.steps} steps in {result.seconds:.0f} s, training "

@@ -25,7 +25,7 @@ _SORT_WINDOW_BATCHES = 32
 #: Default bound on the positions of one batch (rows x longest sentence,
 #: boundaries included). See the user guide's "Long documents and caching"
 #: for the measurement behind it.
-DEFAULT_MAX_BATCH_TOKENS = 8192
+DEFAULT_MAX_BATCH_TOKENS = 32768
 
 
 def batch_tokens(lengths: Sequence[int]) -> int:

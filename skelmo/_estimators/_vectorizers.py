@@ -81,7 +81,7 @@ class ElmoVectorizer(ElmoEstimatorBase):
         published models were trained. The document's tokens stay in order.
     batch_size : int, default=64
         At most this many sentences per forward pass.
-    max_batch_tokens : int, default=8192
+    max_batch_tokens : int, default=32768
         At most this many positions per forward pass (sentences times the
         longest one, ``<S>`` and ``</S>`` included): memory is bounded by it
         however long the documents are (a longer sentence runs alone). Results
@@ -141,6 +141,26 @@ class ElmoVectorizer(ElmoEstimatorBase):
     >>> X = vectorizer.fit_transform(["The cat sat on the mat .", "Dogs bark ."])
     >>> X.shape, X.dtype
     ((2, 32), dtype('float32'))
+
+    Long documents sentence by sentence, unit rows in float64, results kept on
+    disk for the next process:
+
+    >>> long = ElmoVectorizer(model=model_dir, split_sentences=True, normalize=True,
+    ...                       dtype="float64", max_batch_tokens=4096,
+    ...                       memory=tempfile.mkdtemp())
+    >>> Y = long.fit_transform(["It rained. We stayed in.", "Dogs bark ."])
+    >>> Y.dtype, round(float((Y[0] ** 2).sum()), 6)
+    (dtype('float64'), 1.0)
+
+    Text files, read as ``TfidfVectorizer(input="filename")`` reads them:
+
+    >>> import os
+    >>> path = os.path.join(model_dir, "review.txt")
+    >>> with open(path, "w", encoding="latin-1") as f:
+    ...     _ = f.write("Tr\u00e8s bien .")
+    >>> ElmoVectorizer(model=model_dir, input="filename",
+    ...                encoding="latin-1").fit_transform([path]).shape
+    (1, 32)
     """
 
     def __init__(
@@ -363,7 +383,7 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         published models were trained. The document's tokens stay in order.
     batch_size : int, default=64
         At most this many sentences per forward pass.
-    max_batch_tokens : int, default=8192
+    max_batch_tokens : int, default=32768
         At most this many positions per forward pass (sentences times the
         longest one, ``<S>`` and ``</S>`` included): memory is bounded by it
         however long the documents are (a longer sentence runs alone). Results
@@ -414,6 +434,13 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
     array([4, 3])
     >>> tokens.set_params(output="flat").transform(docs).shape
     (7, 32)
+
+    Sentence by sentence, in float16, the document's tokens still in order:
+
+    >>> split = ElmoTokenVectorizer(model=model_dir, split_sentences=True, dtype="float16",
+    ...                             output="ragged")
+    >>> [(m.shape, m.dtype.name) for m in split.fit_transform(["It rained . We left ."])]
+    [((6, 32), 'float16')]
     """
 
     def __init__(

@@ -156,6 +156,7 @@ def train(
     device: str = "auto",
     precision: str = "float32",
     checkpoint_every: int = 500,
+    stop_at_step: int | None = None,
     resume: bool = True,
     progress: bool | str = "auto",
     callback: Callable[[int, float], None] | None = None,
@@ -229,6 +230,12 @@ def train(
         AVX512-BF16 or AMX, recent GPUs); the speed-up is measured on an
         AVX512-BF16 CPU in the benchmarks page. Elsewhere, use float32.
     checkpoint_every : int, default=500
+    stop_at_step : int, default=None
+        Stop at this step, before the end of the schedule, and export the
+        model as it is then: for a run longer than one sitting. The schedule
+        (learning-rate decay) still spans every step, and running again
+        without it (or with a later step) continues the run from its
+        checkpoint. ``training.json`` records the steps taken and planned.
     resume : bool, default=True
         Continue from the checkpoint in ``output_dir`` if there is one. It
         must come from a run with the same arguments.
@@ -267,6 +274,7 @@ def train(
         options = default_options()
     output_warmup_steps = check_integer(output_warmup_steps, "output_warmup_steps", minimum=0,
                                         none_ok=True)
+    stop_at_step = check_integer(stop_at_step, "stop_at_step", none_ok=True)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     torch_device = resolve_device(device)
@@ -290,6 +298,7 @@ def train(
     if output_warmup_steps is None:
         output_warmup_steps = min(200, total_steps // 5) if start_weights is not None else 0
     frozen_steps = min(output_warmup_steps, total_steps)
+    last_step = total_steps if stop_at_step is None else min(stop_at_step, total_steps)
 
     generator = torch.Generator().manual_seed(seed)
     model = TrainableBiLM(options, generator, dropout)
@@ -360,12 +369,12 @@ def train(
     try:
         with progress_bar(progress, total=total_steps, initial=step, desc="training",
                           unit="step") as bar:
-            while step < total_steps:
+            while step < last_step:
                 epoch, start = divmod(step, per_epoch)
                 if start == 0:
                     state = model.zero_state(batch_size, torch_device)
                 for window in windows(data, batch_size, unroll_steps, seed, epoch, start):
-                    if step >= total_steps:
+                    if step >= last_step:
                         break
                     # While the output layer warms up, the biLM only reads: no
                     # gradient, so Adam neither moves it nor gathers statistics.
@@ -402,8 +411,8 @@ def train(
     result_heldout = (evaluate_perplexity(output_dir, heldout, batch_size=batch_size,
                                           unroll_steps=unroll_steps, device=device)
                       if heldout is not None else None)
-    _write_log(output_dir / _LOG, config, step, train_ppl, result_heldout, seconds,
-               torch_device, len(vocabulary), data)
+    _write_log(output_dir / _LOG, config, step, total_steps, train_ppl, result_heldout,
+               seconds, torch_device, len(vocabulary), data)
     return TrainingResult(output_dir, step, train_ppl, result_heldout, seconds)
 
 
@@ -659,11 +668,12 @@ def _atomic_torch_save(obj: Mapping[str, Any], path: Path) -> None:
         torch.save(dict(obj), tmp)
 
 
-def _write_log(path: Path, config: dict[str, Any], steps: int, train_ppl: float,
-               heldout: Perplexity | None, seconds: float, device: torch.device,
-               n_words: int, data: EncodedText) -> None:
+def _write_log(path: Path, config: dict[str, Any], steps: int, planned_steps: int,
+               train_ppl: float, heldout: Perplexity | None, seconds: float,
+               device: torch.device, n_words: int, data: EncodedText) -> None:
     record = {
-        "config": config, "steps": steps, "vocabulary_size": n_words,
+        "config": config, "steps": steps, "planned_steps": planned_steps,
+        "vocabulary_size": n_words,
         "corpus_tokens": data.n_tokens, "corpus_sentences": len(data.sentences),
         "train_perplexity": train_ppl,
         "heldout_perplexity": None if heldout is None else {

@@ -42,7 +42,7 @@ words = st.text(alphabet=_LETTERS, min_size=1, max_size=12)
 documents = st.lists(st.lists(words, min_size=0, max_size=40), min_size=2, max_size=40)
 
 
-def _embed(bilm, docs, batch_size, state, max_batch_tokens=8192, precision="float32"):
+def _embed(bilm, docs, batch_size, state, max_batch_tokens=32768, precision="float32"):
     return ElmoEmbedder(bilm, batch_size=batch_size, state=state, precision=precision,
                         max_batch_tokens=max_batch_tokens).embed_sentences(docs)
 

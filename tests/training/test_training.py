@@ -231,6 +231,30 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_model(
     assert all(np.array_equal(whole[k], split[k]) for k in whole)
 
 
+def test_stop_at_step_exports_part_of_the_schedule_and_the_run_continues(corpus_files,
+                                                                        tmp_path):
+    settings = dict(max_steps=8, seed=0, checkpoint_every=100, **SMALL)
+    reference = []
+    train(corpus_files[0], tmp_path / "whole", callback=lambda s, loss: reference.append(loss),
+          **settings)
+    part = []
+    result = train(corpus_files[0], tmp_path / "split", stop_at_step=3,
+                   callback=lambda s, loss: part.append(loss), **settings)
+    assert result.steps == 3 and part == reference[:3]
+    log = json.loads((tmp_path / "split" / "training.json").read_text())
+    assert (log["steps"], log["planned_steps"]) == (3, 8)
+    assert (tmp_path / "split" / "weights.hdf5").exists()
+    rest = []
+    result = train(corpus_files[0], tmp_path / "split",
+                   callback=lambda s, loss: rest.append(loss), **settings)
+    # The schedule spanned all 8 steps from the start: the same run as without the stop.
+    assert result.steps == 8 and rest == reference[3:]
+    whole, split = _weights(tmp_path / "whole"), _weights(tmp_path / "split")
+    assert all(np.array_equal(whole[k], split[k]) for k in whole)
+    with pytest.raises(ValueError, match="stop_at_step must be None or a positive integer"):
+        train(corpus_files[0], tmp_path / "other", stop_at_step=0, **settings)
+
+
 def test_resume_refuses_a_checkpoint_from_other_arguments(corpus_files, tmp_path):
     train(corpus_files[0], tmp_path, max_steps=2, seed=0, **SMALL)
     with pytest.raises(ValueError, match="other arguments"):

@@ -79,6 +79,7 @@ from bench_bilm import (  # noqa: E402
     ORIGINAL,
     CpuMonitor,
     contention_note,
+    describe_model,
     line,
     make_workload,
     section,
@@ -407,13 +408,7 @@ def main(argv=None) -> int:
         section("Model" + (" (--small)" if args.small else ' (published "original" shape)'))
         write_s = write_model_in_child(str(tmp), args.seed, arch)
         options_file, weight_file = tmp / "options.json", tmp / "weights.hdf5"
-        line("architecture", f"char_dim {options.char_dim}, {len(options.filters)} filters "
-                             f"({options.n_filters} channels), {options.n_highway} highway")
-        line("", f"projection {options.projection_dim}, cell {options.cell_dim}, "
-                 f"{options.n_layers} layers x 2 directions, clips "
-                 f"{options.cell_clip}/{options.proj_clip}, skip {options.use_skip_connections}")
-        line("weights file", f"{weight_file.stat().st_size / 1e6:,.1f} MB "
-                             f"(written in {write_s:.1f} s by a child process)")
+        describe_model(options, weight_file, write_s)
 
         sentences = make_workload(args.sentences, args.seed)
         stats = workload_stats(sentences)

@@ -119,7 +119,8 @@ def install(corpus_dir: Path, model_dir: Path) -> None:
         shutil.copyfile(model_dir / name, BUNDLED_DIR / name)
     record = {
         "name": BUNDLED_MODEL,
-        "training": {k: log[k] for k in ("config", "steps", "vocabulary_size", "corpus_tokens",
+        "training": {k: log[k] for k in ("config", "steps", "planned_steps", "vocabulary_size",
+                                         "corpus_tokens",
                                          "corpus_sentences", "train_perplexity",
                                          "heldout_perplexity", "training_seconds", "device",
                                          "hardware", "torch")},

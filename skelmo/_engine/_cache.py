@@ -237,7 +237,7 @@ class ActivationCache:
 
 
 def _nbytes(value: Any) -> int:
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, torch.Tensor)):
         return value.nbytes
     return sum(_nbytes(v) for v in value)
 
@@ -251,39 +251,20 @@ activation_cache = ActivationCache()
 WORD_CACHE_BYTES = 128 << 20
 
 
-class WordVectorCache:
+class WordVectorCache(ActivationCache):
     """Token-layer vectors of distinct words, least recently used first out.
+
+    An :class:`ActivationCache` keyed by word, holding one vector (a tensor)
+    per word.
 
     Parameters
     ----------
     max_bytes : int, default=WORD_CACHE_BYTES
         Budget of the stored vectors; ``0`` keeps nothing.
-
-    Attributes
-    ----------
-    hits, misses : int
-        Words found and words encoded since creation or :meth:`clear`.
     """
 
     def __init__(self, max_bytes: int = WORD_CACHE_BYTES):
-        self._vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._lock = threading.Lock()
-        self.nbytes = 0
-        self._max_bytes = check_integer(max_bytes, "max_bytes", minimum=0)
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def max_bytes(self) -> int:
-        """The byte budget; lowering it evicts words at once."""
-        return self._max_bytes
-
-    @max_bytes.setter
-    def max_bytes(self, value: int) -> None:
-        value = check_integer(value, "max_bytes", minimum=0)
-        with self._lock:
-            self._max_bytes = value
-            self._evict()
+        super().__init__(max_bytes)
 
     def vectors(self, words: list[str],
                 encode: Callable[[list[str]], torch.Tensor]) -> torch.Tensor:
@@ -292,45 +273,17 @@ class WordVectorCache:
         Words not held are passed to ``encode`` (once, together), which must
         return their vectors as rows; those are then kept.
         """
-        with self._lock:
-            found = {word: self._vectors.get(word) for word in words}
-            missing = [word for word, vector in found.items() if vector is None]
-            for word, vector in found.items():
-                if vector is not None:
-                    self._vectors.move_to_end(word)
-            self.hits += len(words) - len(missing)
-            self.misses += len(missing)
+        values = self.get_many(words)
+        missing = [i for i, value in enumerate(values) if value is None]
         if missing:
-            encoded = encode(missing)
-            with self._lock:
-                for word, vector in zip(missing, encoded):
-                    vector = vector.clone()  # not a view holding the whole batch
-                    found[word] = vector
-                    if word not in self._vectors:
-                        self.nbytes += vector.nbytes
-                    self._vectors[word] = vector
-                self._evict()
-        return torch.stack([found[word] for word in words])
-
-    def _evict(self) -> None:
-        """Drop least recently used words until within budget (lock held)."""
-        while self.nbytes > self._max_bytes and self._vectors:
-            _, vector = self._vectors.popitem(last=False)
-            self.nbytes -= vector.nbytes
-
-    def clear(self) -> None:
-        """Forget every word and reset the counters."""
-        with self._lock:
-            self._vectors.clear()
-            self.nbytes = 0
-            self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._vectors)
+            for i, vector in zip(missing, encode([words[i] for i in missing])):
+                values[i] = vector.clone()  # not a view holding the whole batch
+                self.put(words[i], values[i])
+        return torch.stack(values)
 
     def __getstate__(self) -> dict:
         # A copied or pickled model starts with an empty cache of the same budget.
-        return {"max_bytes": self._max_bytes}
+        return {"max_bytes": self.max_bytes}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["max_bytes"])

@@ -109,7 +109,7 @@ def test_word_vector_cache_bound_and_clear():
     cache.vectors(["a"], encode)  # "a" is now the most recent
     out = cache.vectors(["dddd", "a"], encode)
     assert out[:, 0].tolist() == [4.0, 1.0]
-    assert len(cache) == 3 and "bb" not in cache._vectors  # the least recently used went
+    assert len(cache) == 3 and cache.get("bb") is None  # the least recently used went
     cache.max_bytes = 16
     assert len(cache) == 1 and cache.nbytes == 16
     cache.clear()

@@ -158,8 +158,9 @@ class ElmoVectorizer(ElmoEstimatorBase):
     >>> path = os.path.join(model_dir, "review.txt")
     >>> with open(path, "w", encoding="latin-1") as f:
     ...     _ = f.write("Tr\u00e8s bien .")
-    >>> ElmoVectorizer(model=model_dir, input="filename",
-    ...                encoding="latin-1").fit_transform([path]).shape
+    >>> ElmoVectorizer(model=model_dir, input="filename", encoding="latin-1",
+    ...                decode_error="replace", preprocessor=str.lower,
+    ...                ).fit_transform([path]).shape
     (1, 32)
     """
 

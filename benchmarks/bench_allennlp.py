@@ -82,6 +82,7 @@ from bench_bilm import (  # noqa: E402
     describe_model,
     line,
     make_workload,
+    print_contention,
     section,
     workload_stats,
     write_model_in_child,
@@ -542,12 +543,7 @@ def main(argv=None) -> int:
     if elmo is None:
         print(f"\n  NOTE: AllenNLP could not be run; the ratios are against skelmo's {BASELINE} "
               "(zero state per batch), not AllenNLP.")
-    if warnings:
-        print("\n  WARNING: these figures are affected:")
-        for warning in warnings:
-            print(f"    - {warning}")
-    else:
-        print("\n  Machine quiet during every timed phase (other processes < 0.15 cores).")
+    print_contention(warnings, "these figures are affected:")
     return 0
 
 

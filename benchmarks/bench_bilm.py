@@ -406,6 +406,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def print_contention(warnings: list[str], heading: str) -> None:
+    """The closing verdict: each timed phase another process disturbed, or that none did."""
+    if warnings:
+        print(f"\n  WARNING: {heading}")
+        for warning in warnings:
+            print(f"    - {warning}")
+    else:
+        print("\n  Machine quiet during every timed phase (other processes < 0.15 cores).")
+
+
 def describe_model(options, weight_file: Path, write_seconds: float) -> None:
     """Print the architecture and the size of the weights file."""
     line("architecture", f"char_dim {options.char_dim}, {len(options.filters)} filters "
@@ -586,12 +596,7 @@ def main(argv=None) -> int:
     if "ratio" in results:
         line("peak RSS, whole run incl. baseline", fmt_mb(maxrss_mb()))
     line("", "(the random model is written by a child process, not counted)")
-    if warnings:
-        print("\n  WARNING: the machine was not quiet; these figures are affected:")
-        for warning in warnings:
-            print(f"    - {warning}")
-    else:
-        print("\n  Machine quiet during every timed phase (other processes < 0.15 cores).")
+    print_contention(warnings, "the machine was not quiet; these figures are affected:")
     return 0
 
 

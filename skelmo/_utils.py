@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "PRECISIONS",
     "STATE_POLICIES",
     "atomic_path",
     "check_integer",
@@ -33,6 +34,10 @@ __all__ = [
 #: The LSTM initial-state policies (:mod:`skelmo._engine` implements them). Kept here so
 #: that the command line lists them without importing torch.
 STATE_POLICIES = ("warm", "zero", "stateful")
+
+#: The precisions the biLM runs and trains in: ``"bfloat16"`` multiplies bfloat16 matrices
+#: with float32 accumulation. Kept here, like the policies, for the command line.
+PRECISIONS = ("float32", "bfloat16")
 
 _CHUNK = 1 << 20
 

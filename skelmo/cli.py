@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from ._utils import STATE_POLICIES, atomic_path, progress_bar
+from ._utils import PRECISIONS, STATE_POLICIES, atomic_path, progress_bar
 
 __all__ = ["main"]
 
@@ -161,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
                        "tokens in order")
     embed.add_argument("--device", default="auto", metavar="DEVICE",
                        help="cpu, cuda, cuda:N or auto (default: auto, CUDA when available)")
-    embed.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+    embed.add_argument("--precision", choices=PRECISIONS, default="float32",
                        help="bfloat16: the LSTM's products in bfloat16, on CUDA or a CPU with "
                        "AVX512-BF16 or AMX (default: float32)")
     embed.add_argument("--state", choices=STATE_POLICIES, default="warm",
@@ -230,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", metavar="DEVICE",
                        help="cpu, cuda, cuda:N or auto (default: auto)")
     train.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
-    train.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+    train.add_argument("--precision", choices=PRECISIONS, default="float32",
                        help="bfloat16: mixed precision, for CPUs with AVX512-BF16 or AMX and "
                        "recent GPUs (default: float32)")
     train.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N")

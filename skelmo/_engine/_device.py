@@ -7,14 +7,10 @@ from contextlib import contextmanager
 
 import torch
 
-from .._utils import check_integer
+from .._utils import PRECISIONS, check_integer
 
 __all__ = ["PRECISIONS", "bfloat16_supported", "check_precision", "check_precision_on",
            "resolve_device", "torch_threads"]
-
-#: The precisions the biLM runs in: ``"bfloat16"`` multiplies bfloat16 matrices
-#: with float32 accumulation and keeps the cell state and the outputs in float32.
-PRECISIONS = ("float32", "bfloat16")
 
 
 @contextmanager

@@ -27,7 +27,14 @@ from .._format import (
     read_options,
     write_model,
 )
-from .._utils import atomic_path, check_integer, check_progress, progress_bar, sha256_file
+from .._utils import (
+    PRECISIONS,
+    atomic_path,
+    check_integer,
+    check_progress,
+    progress_bar,
+    sha256_file,
+)
 from ..models import resolve_model
 from ._data import EncodedText, Vocabulary, count_words, n_windows, read_corpus, windows
 from ._model import LmSoftmax, TrainableBiLM
@@ -262,8 +269,8 @@ def train(
         (unreadable, or holding anything but tensors and plain values).
     """
     check_progress(progress)
-    if precision not in _PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(map(repr, _PRECISIONS))}, "
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "
                          f"got {precision!r}.")
     if isinstance(learning_rate, numbers.Real) and not learning_rate >= 0:
         raise ValueError(f"learning_rate must be >= 0, got {learning_rate!r}.")
@@ -536,7 +543,6 @@ def _loss(softmax: LmSoftmax, features: torch.Tensor, window: Any,
         return -_log_probs(softmax, features, window, targets).mean()
 
 
-_PRECISIONS = ("float32", "bfloat16")
 # The fields of ElmoOptions that define the network (the others are notes).
 _ARCHITECTURE = ("char_dim", "filters", "n_highway", "activation", "n_characters",
                  "projection_dim", "cell_dim", "n_layers", "cell_clip", "proj_clip",

@@ -18,6 +18,7 @@ from ._bilm import (
     CharacterEncoder,
     LstmStack,
     LstmState,
+    character_columns,
     highway_and_projection,
 )
 from ._cache import (
@@ -66,6 +67,7 @@ __all__ = [
     "activation_cache",
     "batch_tokens",
     "bfloat16_supported",
+    "character_columns",
     "check_precision",
     "check_precision_on",
     "check_state_policy",

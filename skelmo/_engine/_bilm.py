@@ -29,6 +29,7 @@ from .._format import (
     BOS_IDS,
     EOS_IDS,
     MAX_CHARACTERS,
+    PAD_ID,
     ElmoOptions,
     ElmoWeights,
     LstmCellWeights,
@@ -45,6 +46,7 @@ __all__ = [
     "CharacterEncoder",
     "LstmStack",
     "LstmState",
+    "character_columns",
     "highway_and_projection",
 ]
 
@@ -77,6 +79,11 @@ _GATE_BLOCK = 1024
 # memory of its convolutions.
 _ENCODER_CHUNK = 512
 
+# The character encoder reads only the columns a token needs (see
+# character_columns), rounded up to a multiple of this: tokens of similar
+# lengths share one convolution, and a token's width depends on it alone.
+_COLUMN_STEP = 8
+
 
 def aligned_rows(n_rows: int, width: int) -> int:
     """The rows to compute for ``n_rows`` rows of ``width`` values (see _ELEMENT_GROUP).
@@ -87,6 +94,17 @@ def aligned_rows(n_rows: int, width: int) -> int:
     step = _ELEMENT_GROUP // math.gcd(width, _ELEMENT_GROUP)
     rows = max(n_rows, MIN_ROWS)
     return -(-rows // step) * step
+
+
+def character_columns(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:
+    """Per row of character ids (n, 50), the columns that decide every filter's maximum.
+
+    Past a token's last character (its end-of-word mark) every window of a
+    filter sees only padding and gives the same value. Keeping ``max_width``
+    padding columns after it keeps one such window for every filter, so the
+    maxima over these columns are those over all 50.
+    """
+    return ((char_ids != PAD_ID).sum(dim=1) + max_width).clamp(max=char_ids.shape[1])
 
 
 def _param(array: np.ndarray) -> nn.Parameter:
@@ -315,7 +333,11 @@ class LstmStack(nn.Module):
     def forward(
         self, inputs: torch.Tensor, lengths: torch.Tensor, state: LstmState,
         last_steps: bool = True, same_start: bool = False, precision: str = "float32",
-    ) -> tuple[torch.Tensor, LstmState | None]:
+        token_ids: torch.Tensor | None = None,
+        select: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        out: Sequence[torch.Tensor] | None = None,
+        reverse_index: torch.Tensor | None = None,
+    ) -> tuple[list[torch.Tensor], LstmState | None]:
         """Run both directions of every layer.
 
         Parameters
@@ -340,17 +362,38 @@ class LstmStack(nn.Module):
             ``"bfloat16"`` multiplies bfloat16 copies of the weights and of the
             layer inputs with float32 accumulation; the gates, the cell state
             and the outputs stay float32.
+        token_ids : LongTensor of shape (T, B), optional
+            Equal ids where ``inputs`` holds equal vectors (the same word):
+            the first layer's input products, which depend on the word
+            alone, then run once per distinct id instead of once per position.
+        select : sequence of (times, rows), optional
+            The positions to return, each selection two LongTensors of one
+            shape (R, U): a time step and a row of ``inputs`` each; a negative
+            time gives zeros. Default: one selection of every position,
+            time-major (T, B).
+        out : sequence of Tensor of shape (n_layers, R, U, 2 * projection_dim), optional
+            Where to write each selection's outputs.
+        reverse_index : LongTensor of shape (T, B), optional
+            The position the backward direction reads at each step: a
+            permutation of each row's first ``lengths`` positions that is its
+            own inverse. Default: each row reversed within its length. A row
+            of several sentences reverses each in place.
 
         Returns
         -------
-        outputs : Tensor of shape (n_layers, T, B, 2 * projection_dim)
-            Per layer, forward and backward outputs side by side; zero past
-            each sentence's end.
+        outputs : list of Tensor of shape (n_layers, R, U, 2 * projection_dim)
+            Per selection and layer, forward and backward outputs side by
+            side at the selected positions; zero past each sentence's end.
         final_state : LstmState or None
             The state each row reached after its last token (forward) and
             after its first token (backward); None without ``last_steps``.
         """
         steps, batch, proj = inputs.shape
+        if select is None:
+            select = [(torch.arange(steps, device=inputs.device).unsqueeze(1).expand(steps, batch),
+                       torch.arange(batch, device=inputs.device).unsqueeze(0).expand(steps, batch))]
+        if reverse_index is None:
+            reverse_index = _reverse_index(lengths, steps)
         padded = aligned_rows(batch, self.cell_dim)
         if padded > batch:
             # Rows of length 0 fill the batch (see MIN_ROWS and _ELEMENT_GROUP).
@@ -361,29 +404,56 @@ class LstmStack(nn.Module):
                 torch.cat([state.c, state.c.new_zeros(2, self.n_layers, padded - batch,
                                                        self.cell_dim)], 2),
             )
+            if token_ids is not None:
+                # The added rows' zero vectors get an id of their own.
+                token_ids = torch.cat([token_ids, token_ids.new_full(
+                    (steps, padded - batch), int(token_ids.max()) + 1)], dim=1)
         run_lengths = lengths if last_steps else (lengths - 1).clamp(min=0)
         lengths_list = [int(n) for n in run_lengths.tolist()]
         # Rows still running before each step (rows are sorted by length).
         active = [sum(1 for n in lengths_list if n > t) for t in range(steps + 1)]
-        # The backward direction reads each sentence reversed within its length.
-        reverse_index = _reverse_index(lengths, steps)
-        outputs = inputs.new_zeros(self.n_layers, steps, padded, 2 * proj)
+        if padded > batch:
+            reverse_index = torch.cat([reverse_index, torch.arange(
+                steps, device=inputs.device).unsqueeze(1).expand(steps, padded - batch)], dim=1)
+        if out is None:
+            out = [inputs.new_empty(self.n_layers, *times.shape, 2 * proj) for times, _ in select]
+        # Where each selected position lies in a layer's outputs, flattened
+        # (step * padded + row), per selection and direction; the extra step
+        # ``steps`` is zeros.
+        sources = []
+        for times, rows in select:
+            valid = times >= 0
+            natural = times.clamp(min=0)
+            sources.append([torch.where(valid, step * padded + rows, steps * padded).reshape(-1)
+                            for step in (natural, reverse_index[natural, rows])])
         final_h = state.h.clone()
         final_c = state.c.clone()
+        bfloat16 = precision == "bfloat16"
+        words = _distinct_rows(inputs, token_ids) if token_ids is not None else None
         for direction in range(2):
-            layer_input = inputs if direction == 0 else _gather_time(inputs, reverse_index)
+            word_gates = None
+            if words is not None:
+                # The first layer reads each position's row of a per-word table.
+                vectors, index = words
+                table = self._input_gates(direction * self.n_layers, vectors, bfloat16)
+                word_gates = (table, index if direction == 0 else index.gather(0, reverse_index))
+                layer_input = inputs  # not read by the first layer, and no skip connection
+            else:
+                layer_input = inputs if direction == 0 else _gather_time(inputs, reverse_index)
             for layer in range(self.n_layers):
                 k = direction * self.n_layers + layer
-                out = self._run_layer(k, layer_input, active,
-                                      final_h[direction, layer], final_c[direction, layer],
-                                      same_start, precision == "bfloat16")
+                layer_out = self._run_layer(k, layer_input, active, final_h[direction, layer],
+                                            final_c[direction, layer], same_start, bfloat16,
+                                            word_gates if layer == 0 else None)
                 if layer > 0 and self.use_skip_connections:
-                    out += layer_input
-                stored = out if direction == 0 else _gather_time(out, reverse_index)
-                outputs[layer, :, :, direction * proj : (direction + 1) * proj] = stored
-                layer_input = out
+                    layer_out[:steps] += layer_input
+                flat = layer_out.view(-1, proj)
+                for target, source in zip(out, sources):
+                    target[layer, ..., direction * proj : (direction + 1) * proj] = (
+                        flat.index_select(0, source[direction]).view(*target.shape[1:3], proj))
+                layer_input = layer_out[:steps]
         final = LstmState(final_h[:, :, :batch], final_c[:, :, :batch]) if last_steps else None
-        return outputs[:, :, :batch], final
+        return list(out), final
 
     def __getstate__(self) -> dict:
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
@@ -407,6 +477,28 @@ class LstmStack(nn.Module):
             self._bfloat16[(k, device)] = held
         return held
 
+    def _input_gates(self, k: int, inputs: torch.Tensor, bfloat16: bool,
+                     out: torch.Tensor | None = None) -> torch.Tensor:
+        """The input half of layer ``k``'s gates, bias included: (n_blocks, rows, width).
+
+        ``inputs`` is (rows, projection_dim); in bfloat16 the product's
+        operands are bfloat16 and the sum with the bias float32.
+        """
+        n_blocks, _, width = self.w_hidden[k].shape
+        bias = getattr(self, f"gate_bias_{k}")
+        if out is None:
+            out = inputs.new_empty(n_blocks, inputs.shape[0], width)
+        if bfloat16:
+            w_input = self._bfloat16_weights(k)[0]
+            low = inputs.to(torch.bfloat16)
+            product = self._scratch_tensor("x_gates_low", out.numel(), low).view(out.shape)
+            torch.bmm(low.expand(n_blocks, *low.shape), w_input, out=product)
+            # A bfloat16 addend would send add down a slow mixed-type path.
+            out.copy_(product).add_(bias)
+        else:
+            torch.baddbmm(bias, inputs.expand(n_blocks, *inputs.shape), self.w_input[k], out=out)
+        return out
+
     def _scratch_tensor(self, name: str, numel: int, like: torch.Tensor) -> torch.Tensor:
         """A 1-d scratch tensor of ``numel`` elements, reused by this thread."""
         key = (name, like.device, like.dtype)
@@ -426,6 +518,7 @@ class LstmStack(nn.Module):
         final_c: torch.Tensor,
         same_start: bool = False,
         bfloat16: bool = False,
+        word_gates: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One layer, one direction.
 
@@ -436,23 +529,30 @@ class LstmStack(nn.Module):
         all. The batch holds ``aligned_rows(batch, cell_dim)`` rows (see
         :meth:`forward`), so every step's row count fits in it. With
         ``bfloat16`` the three products take bfloat16 operands (see
-        :meth:`forward`).
+        :meth:`forward`). ``word_gates`` is a table of input gates per word
+        (from :meth:`_input_gates`) and each position's row in it (T, B):
+        the input half of the gates is read from it instead of computed.
+        Returns the outputs (T + 1, B, projection_dim), the last step zeros.
         """
         steps, batch, proj = inputs.shape
         cell = self.cell_dim
-        w_input, w_blocks = self.w_input[k], self.w_hidden[k]
-        bias, w_proj = getattr(self, f"gate_bias_{k}"), self.w_proj[k]
+        w_blocks, w_proj = self.w_hidden[k], self.w_proj[k]
         if bfloat16:
-            w_input, w_blocks, w_proj = self._bfloat16_weights(k)
+            _, w_blocks, w_proj = self._bfloat16_weights(k)
         n_blocks, _, width = w_blocks.shape
         per_gate = n_blocks // 4
         h = final_h.clone()
         c = final_c.clone()
-        out = inputs.new_zeros(steps, batch, proj)
+        out = inputs.new_zeros(steps + 1, batch, proj)
         # Gates in block-major layout (n_blocks, rows, width): blocks
         # [0, per_gate) are the input gate, then forget, output, candidate.
         gate_buffer = self._scratch_tensor("gates", n_blocks * batch * width, inputs)
         m = inputs.new_empty(batch, cell)
+        if bfloat16:
+            # The operands of the recurrent and projection products.
+            h_low = h.to(torch.bfloat16)
+            m_low = m.to(torch.bfloat16)
+            g_low = self._scratch_tensor("gates_low", n_blocks * batch * width, h_low)
         for start in range(0, steps, _TIME_CHUNK):
             stop = min(start + _TIME_CHUNK, steps)
             if active[start] == 0:
@@ -460,15 +560,14 @@ class LstmStack(nn.Module):
             # The input half of the gates for a whole chunk of steps, for the
             # rows still running at its start (padded by aligned_rows).
             running = min(batch, aligned_rows(active[start], cell))
-            chunk = inputs[start:stop, :running].reshape(-1, proj)
-            x_gates = self._scratch_tensor("x_gates", n_blocks * chunk.shape[0] * width,
-                                           inputs).view(n_blocks, chunk.shape[0], width)
-            if bfloat16:
-                chunk = chunk.to(torch.bfloat16)
-                torch.add(bias, torch.bmm(chunk.expand(n_blocks, *chunk.shape), w_input),
-                          out=x_gates)
+            x_gates = self._scratch_tensor("x_gates", n_blocks * (stop - start) * running * width,
+                                           inputs).view(n_blocks, -1, width)
+            if word_gates is not None:
+                table, index = word_gates
+                torch.index_select(table, 1, index[start:stop, :running].reshape(-1), out=x_gates)
             else:
-                torch.baddbmm(bias, chunk.expand(n_blocks, *chunk.shape), w_input, out=x_gates)
+                self._input_gates(k, inputs[start:stop, :running].reshape(-1, proj), bfloat16,
+                                  out=x_gates)
             x_gates = x_gates.view(n_blocks, stop - start, running, width)
             for t in range(start, stop):
                 n = active[t]
@@ -481,9 +580,9 @@ class LstmStack(nn.Module):
                     rows = aligned_rows(1, cell)  # every row computes the same first step
                 g = gate_buffer[: n_blocks * rows * width].view(n_blocks, rows, width)
                 if bfloat16:
-                    h_low = h[:rows].to(torch.bfloat16)
-                    torch.add(x_gates[:, t - start, :rows],
-                              torch.bmm(h_low.expand(n_blocks, rows, proj), w_blocks), out=g)
+                    product = g_low[: n_blocks * rows * width].view(n_blocks, rows, width)
+                    torch.bmm(h_low[:rows].expand(n_blocks, rows, proj), w_blocks, out=product)
+                    g.copy_(product).add_(x_gates[:, t - start, :rows])
                 else:
                     torch.baddbmm(x_gates[:, t - start, :rows],
                                   h[:rows].expand(n_blocks, rows, proj), w_blocks, out=g)
@@ -496,23 +595,52 @@ class LstmStack(nn.Module):
                 if self.cell_clip is not None:
                     c_n.clamp_(-self.cell_clip, self.cell_clip)
                 m_n = m[:rows].view(rows, per_gate, width).transpose(0, 1)
-                torch.tanh(c_n, out=m_n).mul_(o)
+                torch.tanh(c_n, out=m_n)
                 h_n = h[:rows]
                 if bfloat16:
-                    h_n.copy_(torch.mm(m[:rows].to(torch.bfloat16), w_proj))
+                    # The product's bfloat16 result is the new h exactly (the
+                    # clip bound is a bfloat16 number), kept in both types.
+                    m_low_n = m_low[:rows].view(rows, per_gate, width).transpose(0, 1)
+                    torch.mul(m_n, o, out=m_low_n)
+                    h_low_n = h_low[:rows]
+                    torch.mm(m_low[:rows], w_proj, out=h_low_n)
+                    if self.proj_clip is not None:
+                        h_low_n.clamp_(-self.proj_clip, self.proj_clip)
+                    h_n.copy_(h_low_n)
                 else:
+                    m_n.mul_(o)
                     torch.mm(m[:rows], w_proj, out=h_n)
-                if self.proj_clip is not None:
-                    h_n.clamp_(-self.proj_clip, self.proj_clip)
+                    if self.proj_clip is not None:
+                        h_n.clamp_(-self.proj_clip, self.proj_clip)
                 if t == 0 and same_start:
                     h[:n] = h[0]
                     c[:n] = c[0]
+                    if bfloat16:
+                        h_low[:n] = h_low[0]
                 out[t, :n] = h[:n]
                 done = active[t + 1]
                 if done < n:
                     final_h[done:n] = h[done:n]
                     final_c[done:n] = c[done:n]
         return out
+
+
+def _distinct_rows(inputs: torch.Tensor, token_ids: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One row of ``inputs`` (T, B, dim) per distinct id, and each position's row (T, B).
+
+    The rows are padded with zeros to at least MIN_ROWS, so that the
+    products over them compute each row as a larger batch would.
+    """
+    distinct, index = torch.unique(token_ids, return_inverse=True)
+    positions = torch.arange(index.numel(), device=index.device)
+    # Any position of each id will do: they hold the same vector.
+    first = positions.new_empty(distinct.numel()).scatter_(0, index.reshape(-1), positions)
+    vectors = inputs.reshape(-1, inputs.shape[-1])[first]
+    if vectors.shape[0] < MIN_ROWS:
+        vectors = torch.cat([vectors, vectors.new_zeros(MIN_ROWS - vectors.shape[0],
+                                                        vectors.shape[1])])
+    return vectors, index
 
 
 def _to_blocks(matrix: np.ndarray) -> np.ndarray:
@@ -660,8 +788,9 @@ class BiLM(nn.Module):
         """Token representations of distinct tokens, one row each.
 
         Rows run through the character encoder in chunks of at least
-        MIN_ROWS (padded as :func:`aligned_rows` says), so a token's vector
-        never depends on the other rows.
+        MIN_ROWS (padded as :func:`aligned_rows` says), over the character
+        columns their lengths need, so a token's vector never depends on
+        the other rows.
 
         Parameters
         ----------
@@ -672,11 +801,23 @@ class BiLM(nn.Module):
         Tensor of shape (n_tokens, projection_dim)
         """
         char_ids = char_ids.to(self.device)
+        max_width = max(width for width, _ in self.options.filters)
+        columns = character_columns(char_ids, max_width)
+        columns = (-(-columns // _COLUMN_STEP) * _COLUMN_STEP).clamp(max=MAX_CHARACTERS)
+        encoded = char_ids.new_empty(char_ids.shape[0], self.options.projection_dim,
+                                     dtype=torch.float32)
+        for width in columns.unique().tolist():
+            rows = (columns == width).nonzero().squeeze(1)
+            encoded[rows] = self._encode_columns(char_ids[rows, :width])
+        return encoded
+
+    def _encode_columns(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """The character encoder over rows of one width, in padded chunks."""
         n = char_ids.shape[0]
         remainder = n % _ENCODER_CHUNK
-        if remainder or n == 0:
+        if remainder:
             extra = aligned_rows(remainder, self.options.n_filters) - remainder
-            char_ids = torch.cat([char_ids, char_ids.new_zeros(extra, MAX_CHARACTERS)])
+            char_ids = torch.cat([char_ids, char_ids.new_zeros(extra, char_ids.shape[1])])
         encoded = torch.cat([self.char_encoder(part) for part in char_ids.split(_ENCODER_CHUNK)])
         return encoded[:n]
 
@@ -694,12 +835,17 @@ class BiLM(nn.Module):
         -------
         Tensor of shape (..., projection_dim)
         """
+        return self._encode_tokens(char_ids)[0]
+
+    def _encode_tokens(self, char_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`encode_tokens`, and an id per position equal for equal tokens."""
         flat = char_ids.reshape(-1, MAX_CHARACTERS).to(self.device)
         unique, inverse = torch.unique(flat, dim=0, return_inverse=True)
         encoded = self.encode_distinct(unique)[inverse]
         # Rows of all-zero ids are padding, not tokens.
         encoded = encoded * (flat[:, 0] > 0).unsqueeze(-1)
-        return encoded.view(*char_ids.shape[:-1], -1)
+        shape = char_ids.shape[:-1]
+        return encoded.view(*shape, -1), inverse.view(shape)
 
     @torch.inference_mode()
     def forward(
@@ -726,8 +872,9 @@ class BiLM(nn.Module):
         """
         char_ids = char_ids.to(self.device)
         lengths = (char_ids[..., 0] > 0).sum(dim=1)
-        tokens = self.encode_tokens(_add_boundaries(char_ids, lengths))
-        return self.contextualize(tokens, lengths + 2, state, keep_boundaries)
+        tokens, token_ids = self._encode_tokens(_add_boundaries(char_ids, lengths))
+        return self.contextualize(tokens, lengths + 2, state, keep_boundaries,
+                                  token_ids=token_ids)
 
     @torch.inference_mode()
     def contextualize(
@@ -738,6 +885,7 @@ class BiLM(nn.Module):
         keep_boundaries: bool = False,
         final_state: bool = True,
         precision: str = "float32",
+        token_ids: torch.Tensor | None = None,
     ) -> BiLMOutput:
         """Run the LSTM stack over token representations.
 
@@ -759,6 +907,10 @@ class BiLM(nn.Module):
         precision : {"float32", "bfloat16"}, default="float32"
             The LSTM stack's matrix products (see :meth:`LstmStack.forward`);
             the character encoder always runs in float32.
+        token_ids : LongTensor of shape (batch, time), optional
+            Equal ids where ``tokens`` holds equal vectors (the same word),
+            so that the work that depends on the word alone runs once per
+            distinct id. The outputs do not depend on it (to float32 rounding).
 
         Returns
         -------
@@ -766,7 +918,7 @@ class BiLM(nn.Module):
         """
         tokens = tokens.to(self.device)
         lengths = lengths.to(self.device)
-        batch = tokens.shape[0]
+        batch, steps = tokens.shape[:2]
         # One initial state for every sentence (zeros, or one row broadcast)
         # and the boundary tokens first in each direction: the first step is
         # the same for all.
@@ -775,23 +927,146 @@ class BiLM(nn.Module):
             state = self.zero_state(batch)
         elif state.n_rows == 1 and batch != 1:
             state = state.expand(batch)
-        # Sort by decreasing length for the shrinking-batch recurrence.
+        rows = torch.arange(batch, device=self.device)
+        sentences = _Sentences(rows, torch.zeros_like(rows), lengths,
+                               steps - (0 if keep_boundaries else 2))
+        [(layers, mask)], final = self._run_stack(
+            tokens, lengths, state, [sentences], keep_boundaries,
+            last_steps=final_state or keep_boundaries, same_start=same_start,
+            precision=precision, token_ids=token_ids)
+        return BiLMOutput(layers=layers, mask=mask, state=final)
+
+    @torch.inference_mode()
+    def contextualize_streams(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        groups: Sequence[Sequence[tuple[int, int, int]]],
+        state: LstmState,
+        keep_boundaries: bool = False,
+        precision: str = "float32",
+        token_ids: torch.Tensor | None = None,
+    ) -> tuple[list[BiLMOutput], LstmState]:
+        """Run rows that each hold several sentences back to back, the state flowing through.
+
+        Row ``k`` holds, one after another, the sentences that row ``k`` of
+        consecutive stateful batches would hold: the forward direction reads
+        the row from left to right, the backward direction reads its
+        sentences in the same order, each from right to left. That is what
+        running the batches one by one with the state carried computes, in
+        fewer steps, with fewer of them left to a few long sentences.
+
+        Parameters
+        ----------
+        tokens : Tensor of shape (rows, time, projection_dim)
+            Each row's sentences back to back, each with its ``<S>`` and
+            ``</S>``; zero past the row's end.
+        lengths : LongTensor of shape (rows,)
+            Positions of each row.
+        groups : sequence of sequence of (row, start, length)
+            The sentences to return, in groups (one batch each): a sentence
+            is the ``length`` positions (boundaries included) from ``start``
+            of ``row``.
+        state : LstmState
+            Initial state, one row per row.
+        keep_boundaries : bool, default=False
+        precision : {"float32", "bfloat16"}, default="float32"
+        token_ids : LongTensor of shape (rows, time), optional
+            As for :meth:`contextualize`.
+
+        Returns
+        -------
+        outputs : list of BiLMOutput
+            One per group, its rows the group's sentences in order, its time
+            axis the group's longest sentence; ``state`` None.
+        final_state : LstmState
+            The state each row reached after its last position, in both
+            directions.
+        """
+        tokens = tokens.to(self.device)
+        lengths = lengths.to(self.device)
+        # The backward direction reverses each sentence in place.
+        reverse_index = np.tile(np.arange(tokens.shape[1]), (tokens.shape[0], 1))
+        selections = []
+        for group in groups:
+            for row, start, length in group:
+                reverse_index[row, start : start + length] = np.arange(start + length - 1,
+                                                                       start - 1, -1)
+            row, start, length = (torch.tensor(column, dtype=torch.long, device=self.device)
+                                  for column in zip(*group))
+            width = int(length.max()) - (0 if keep_boundaries else 2)
+            selections.append(_Sentences(row, start, length, width))
+        results, final = self._run_stack(
+            tokens, lengths, state, selections, keep_boundaries, last_steps=True,
+            same_start=False, precision=precision, token_ids=token_ids,
+            reverse_index=torch.from_numpy(reverse_index).to(self.device))
+        return [BiLMOutput(layers=layers, mask=mask, state=None)
+                for layers, mask in results], final
+
+    def _run_stack(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        state: LstmState,
+        selections: Sequence[_Sentences],
+        keep_boundaries: bool,
+        last_steps: bool,
+        same_start: bool,
+        precision: str,
+        token_ids: torch.Tensor | None,
+        reverse_index: torch.Tensor | None = None,
+    ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], LstmState | None]:
+        """The LSTM stack over rows of tokens; each selection's layers and mask, and the state.
+
+        Rows run sorted by decreasing length (the shrinking-batch
+        recurrence); the outputs are gathered straight into each
+        selection's layout, boundaries dropped unless kept.
+        """
+        batch, steps, proj = tokens.shape
         order = torch.argsort(lengths, descending=True, stable=True)
         restore = torch.empty_like(order)
         restore[order] = torch.arange(batch, device=order.device)
-        sorted_tokens = tokens[order]
-        lstm_out, final = self.lstm(
-            sorted_tokens.transpose(0, 1).contiguous(), lengths[order],
-            state.rows(order.to(state.h.device)), last_steps=final_state or keep_boundaries,
+        shift = 0 if keep_boundaries else 1
+        select, outputs = [], []
+        for sentences in selections:
+            # Output position u of a sentence is position start + u (+ 1) of its row.
+            width = sentences.width
+            mask = _length_mask(sentences.lengths - 2 * shift, width)
+            times = (sentences.starts.unsqueeze(1) + shift
+                     + torch.arange(width, device=self.device)).masked_fill(~mask, -1)
+            layers = tokens.new_empty(self.n_layers, len(sentences.rows), width, 2 * proj)
+            # Layer 0: the token vectors, for both directions.
+            flat = (sentences.rows.unsqueeze(1) * steps + times.clamp(min=0)).reshape(-1)
+            torch.mul(tokens.reshape(-1, proj).index_select(0, flat).view(*mask.shape, proj),
+                      mask.unsqueeze(-1), out=layers[0, ..., :proj])
+            layers[0, ..., proj:] = layers[0, ..., :proj]
+            select.append((times, restore[sentences.rows].unsqueeze(1).expand_as(times)))
+            outputs.append((layers, mask))
+        if reverse_index is not None:
+            reverse_index = reverse_index[order].transpose(0, 1).contiguous()
+        _, final = self.lstm(
+            tokens[order].transpose(0, 1).contiguous(), lengths[order],
+            state.rows(order.to(state.h.device)), last_steps=last_steps,
             same_start=same_start, precision=precision,
+            token_ids=None if token_ids is None else
+            token_ids.to(self.device)[order].transpose(0, 1).contiguous(),
+            select=select, out=[layers[1:] for layers, _ in outputs],
+            reverse_index=reverse_index,
         )
-        layers = torch.cat([sorted_tokens.repeat(1, 1, 2).unsqueeze(0),
-                            lstm_out.transpose(1, 2)], dim=0)[:, restore]
-        mask = _length_mask(lengths, layers.shape[2])
-        if not keep_boundaries:
-            layers, mask = _strip_boundaries(layers, mask, lengths)
-        return BiLMOutput(layers=layers, mask=mask,
-                          state=final.rows(restore) if final is not None else None)
+        return outputs, final.rows(restore) if final is not None else None
+
+
+@dataclass
+class _Sentences:
+    """Sentences to return from rows of tokens: ``lengths`` positions from ``starts`` of ``rows``.
+
+    ``width`` is the output's time axis.
+    """
+
+    rows: torch.Tensor
+    starts: torch.Tensor
+    lengths: torch.Tensor
+    width: int
 
 
 def _length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -807,13 +1082,3 @@ def _add_boundaries(char_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
     out[:, 0] = torch.from_numpy(BOS_IDS).to(char_ids.device)
     out[rows, lengths + 1] = torch.from_numpy(EOS_IDS).to(char_ids.device)
     return out
-
-
-def _strip_boundaries(
-    layers: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Drop the ``<S>`` and ``</S>`` positions (lengths include them)."""
-    inner = layers[:, :, 1:-1].clone()
-    inner_mask = _length_mask(lengths - 2, inner.shape[2])
-    inner *= inner_mask.unsqueeze(0).unsqueeze(-1)
-    return inner, inner_mask

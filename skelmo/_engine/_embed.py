@@ -123,6 +123,10 @@ class ElmoEmbedder:
         EmbeddedBatch
             ``indices`` tells where each row belongs in the input.
         """
+        if self._carry is not None:
+            for group in self._stateful_groups(self._plan(sentences)):
+                yield from self._run_streams(group)
+            return
         for indices, batch in self._plan(sentences):
             yield self._run(indices, batch)
 
@@ -217,35 +221,93 @@ class ElmoEmbedder:
         if batch:
             yield indices, batch
 
+    def _stateful_groups(self, batches: Iterable[tuple[list[int], list]]
+                         ) -> Iterator[list[tuple[list[int], list]]]:
+        """Consecutive stateful batches, as many as fit in ``max_batch_tokens`` as streams.
+
+        Row ``k`` of the batches of a group runs as one stream (see
+        :meth:`_run_streams`): a group holds at most _SORT_WINDOW_BATCHES
+        batches and its rows times its longest stream at most
+        ``max_batch_tokens`` positions (or one batch).
+        """
+        group: list[tuple[list[int], list]] = []
+        streams: list[int] = []  # positions of each row's stream so far
+        for indices, batch in batches:
+            grown = _grow(streams, batch)
+            if group and (len(group) == _SORT_WINDOW_BATCHES
+                          or len(grown) * max(grown) > self.max_batch_tokens):
+                yield group
+                group, grown = [], _grow([], batch)
+            group.append((indices, batch))
+            streams = grown
+        if group:
+            yield group
+
+    def _run_streams(self, group: list[tuple[list[int], list]]) -> Iterator[EmbeddedBatch]:
+        """Stateful batches run at once: row ``k`` of each, back to back, as one stream.
+
+        The state row ``k`` of a batch ends in is where row ``k`` of the next
+        starts, so the rows of consecutive batches can run as one sequence
+        each (see :meth:`BiLM.contextualize_streams`) and no row waits for
+        the longest sentence of its batch.
+        """
+        streams: list[list[str]] = []
+        placements = []  # per batch, (row, start, length) of each sentence
+        for indices, batch in group:
+            placed = []
+            for row, (index, sentence) in enumerate(zip(indices, batch)):
+                tokens = [BOS_TOKEN, *check_tokens(sentence, f"Sentence {index}"), EOS_TOKEN]
+                if row == len(streams):
+                    streams.append([])
+                placed.append((row, len(streams[row]), len(tokens)))
+                streams[row].extend(tokens)
+            placements.append(placed)
+        tokens, lengths, token_ids = self._token_vectors(streams)
+        with self._carry.lock:
+            outputs, final = self.bilm.contextualize_streams(
+                tokens, lengths, placements, self._carry.initial(len(streams)),
+                self.keep_boundaries, precision=self.precision, token_ids=token_ids)
+            self._carry.update(final)
+        for (indices, _), out in zip(group, outputs):
+            yield EmbeddedBatch(indices=indices, layers=out.layers, mask=out.mask)
+
     def _run(self, indices: list[int], batch: list[Sequence[str]]) -> EmbeddedBatch:
-        batch = [check_tokens(sentence, f"Sentence {index}")
-                 for index, sentence in zip(indices, batch)]
-        tokens, lengths = self._token_vectors(batch)
-        if self._carry is not None:
-            with self._carry.lock:
-                out = self.bilm.contextualize(tokens, lengths, self._carry.initial(len(batch)),
-                                              self.keep_boundaries, precision=self.precision)
-                self._carry.update(out.state)
-        else:
-            initial = warm_state(self.bilm) if self.state == "warm" else None
-            out = self.bilm.contextualize(tokens, lengths, initial, self.keep_boundaries,
-                                          final_state=False, precision=self.precision)
+        sentences = [[BOS_TOKEN, *check_tokens(sentence, f"Sentence {index}"), EOS_TOKEN]
+                     for index, sentence in zip(indices, batch)]
+        tokens, lengths, token_ids = self._token_vectors(sentences)
+        initial = warm_state(self.bilm) if self.state == "warm" else None
+        out = self.bilm.contextualize(tokens, lengths, initial, self.keep_boundaries,
+                                      final_state=False, precision=self.precision,
+                                      token_ids=token_ids)
         return EmbeddedBatch(indices=indices, layers=out.layers, mask=out.mask)
 
-    def _token_vectors(self, batch: list[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token representations with boundaries ``(B, T + 2, dim)`` and lengths + 2."""
-        sentences = [[BOS_TOKEN, *sentence, EOS_TOKEN] for sentence in batch]
+    def _token_vectors(self, sentences: list[list[str]]
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Token representations ``(B, T, dim)`` of rows of tokens, their lengths, word ids.
+
+        The rows carry their boundary tokens. The ids ``(B, T)`` number the
+        distinct words (padding has one of its own).
+        """
         distinct = list(dict.fromkeys(token for sentence in sentences for token in sentence))
         vectors = self._words.vectors(distinct, self._encode)
         table = torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])])
         rows = {token: row for row, token in enumerate(distinct)}
         lengths = [len(sentence) for sentence in sentences]
         padding = len(distinct)  # the zero row
-        index = torch.full((len(batch), max(lengths)), padding, dtype=torch.long)
+        index = torch.full((len(sentences), max(lengths)), padding, dtype=torch.long)
         for row, sentence in enumerate(sentences):
             index[row, : len(sentence)] = torch.tensor([rows[token] for token in sentence])
-        return table[index.to(table.device)], torch.tensor(lengths)
+        index = index.to(table.device)
+        return table[index], torch.tensor(lengths), index
 
     def _encode(self, words: list[str]) -> torch.Tensor:
         ids = torch.from_numpy(np.stack([token_to_ids(word) for word in words]))
         return self.bilm.encode_distinct(ids)
+
+
+def _grow(streams: list[int], batch: Sequence[Sequence[str]]) -> list[int]:
+    """Stream lengths once row ``k`` of ``batch`` (with its boundaries) joins stream ``k``."""
+    grown = list(streams) + [0] * max(0, len(batch) - len(streams))
+    for row, sentence in enumerate(batch):
+        grown[row] += len(sentence) + 2
+    return grown

@@ -19,13 +19,14 @@ from torch.nn import functional as F
 
 from .._engine import (
     FORGET_BIAS,
+    character_columns,
     conv_from_torch,
     conv_to_torch,
     highway_and_projection,
     highway_from_torch,
     highway_to_torch,
 )
-from .._format import N_CHARACTER_ROWS, PAD_ID, ElmoOptions, ElmoWeights, LstmCellWeights
+from .._format import N_CHARACTER_ROWS, ElmoOptions, ElmoWeights, LstmCellWeights
 from ._recurrence import GATE_ORDER, projected_lstm
 
 __all__ = ["LmSoftmax", "TrainableBiLM"]
@@ -207,16 +208,10 @@ def _gate_columns(published: torch.Tensor) -> torch.Tensor:
 
 
 def _trim_padding(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:
-    """Drop the padding columns that cannot change any convolution's maximum.
-
-    Past a token's last character every window of a filter sees only padding
-    and gives the same value. Keeping ``max_width`` padding columns after the
-    longest token keeps one such window for every filter and every token, so
-    the maxima are those over all 50 columns.
-    """
-    real = char_ids != PAD_ID
-    longest = int(real.sum(dim=1).max()) if char_ids.shape[0] else 0
-    return char_ids[:, : min(char_ids.shape[1], longest + max_width)]
+    """Drop the padding columns that no token needs (see ``character_columns``)."""
+    if char_ids.shape[0] == 0:
+        return char_ids[:, :max_width]
+    return char_ids[:, : int(character_columns(char_ids, max_width).max())]
 
 
 class LmSoftmax(nn.Module):

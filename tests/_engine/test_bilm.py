@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from skelmo import BiLM, batch_to_ids
+from skelmo._engine import bfloat16_supported, character_columns
 from skelmo._engine._bilm import _add_boundaries
 from skelmo._format import read_model
 from skelmo.testing import make_options, make_random_model
@@ -179,3 +180,43 @@ def test_copies_and_pickles_compute_the_same(small_bilm):
     expected = small_bilm(ids).layers
     for clone in (copy.deepcopy(small_bilm), pickle.loads(pickle.dumps(small_bilm))):
         torch.testing.assert_close(clone(ids).layers, expected, rtol=0, atol=0)
+
+
+def test_character_columns_keep_every_filters_maximum(tmp_path):
+    """Trimmed padding gives the maxima over all 50 columns, whatever the token's length."""
+    bilm = BiLM.from_files(*make_random_model(tmp_path, seed=3, **ARCHITECTURES["wide-filters"]))
+    words = ["", "a", "ab", "naïve", "x" * 7, "y" * 13, "z" * 30, "w" * 47, "v" * 48, "u" * 90]
+    ids = batch_to_ids([words])[0]
+    ids = ids[ids[:, 0] > 0]
+    full = bilm.char_encoder(ids)  # every one of the 50 columns
+    trimmed = bilm.encode_distinct(ids)
+    torch.testing.assert_close(trimmed, full, rtol=0, atol=1e-6)
+    # A token's vector does not depend on the lengths of the others encoded with it.
+    for row in range(ids.shape[0]):
+        alone = bilm.encode_distinct(ids[row : row + 1])
+        torch.testing.assert_close(alone[0], trimmed[row], rtol=0, atol=0)
+
+
+def test_character_columns_counts_token_and_widest_filter():
+    ids = batch_to_ids([["ab", "x" * 60]])[0]
+    # <bow> a b <eow>, then 7 padding columns; a long token keeps all 50.
+    assert character_columns(ids, 7).tolist() == [4 + 7, 50]
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_word_ids_change_no_vector(small_bilm, precision):
+    """The first layer's input products per distinct word give the per-position results."""
+    if precision == "bfloat16" and not bfloat16_supported(torch.device("cpu")):
+        pytest.skip("this CPU has no native bfloat16")
+    sentences = [["a", "b", "a", "c", "a"], ["b", "b"], [], ["c", "a", "d", "e", "f", "g"]]
+    ids = batch_to_ids(sentences)
+    lengths = (ids[..., 0] > 0).sum(dim=1)
+    tokens, token_ids = small_bilm._encode_tokens(_add_boundaries(ids, lengths))
+    for keep in (False, True):
+        per_position = small_bilm.contextualize(tokens, lengths + 2, keep_boundaries=keep,
+                                                precision=precision)
+        per_word = small_bilm.contextualize(tokens, lengths + 2, keep_boundaries=keep,
+                                            precision=precision, token_ids=token_ids)
+        torch.testing.assert_close(per_word.layers, per_position.layers, rtol=0, atol=1e-6)
+        torch.testing.assert_close(per_word.state.h, per_position.state.h, rtol=0, atol=1e-6)
+        assert torch.equal(per_word.mask, per_position.mask)

@@ -60,7 +60,15 @@ def bilm_runs(monkeypatch, model_files):
         counter["calls"] += 1
         return contextualize(self, tokens, *args, **kwargs)
 
+    streams = BiLM.contextualize_streams
+
+    def counting_streams(self, tokens, lengths, groups, *args, **kwargs):
+        counter["sentences"] += sum(len(group) for group in groups)
+        counter["calls"] += 1
+        return streams(self, tokens, lengths, groups, *args, **kwargs)
+
     monkeypatch.setattr(BiLM, "contextualize", counting_contextualize)
+    monkeypatch.setattr(BiLM, "contextualize_streams", counting_streams)
     return counter
 
 

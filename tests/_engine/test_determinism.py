@@ -38,7 +38,10 @@ def architectures(draw):
     )
 
 
-words = st.text(alphabet=_LETTERS, min_size=1, max_size=12)
+# Mostly short words, some long enough to be cut at 50 characters: the
+# character encoder reads as many columns as each word needs.
+words = (st.text(alphabet=_LETTERS, min_size=1, max_size=12)
+         | st.text(alphabet=_LETTERS, min_size=13, max_size=60))
 documents = st.lists(st.lists(words, min_size=0, max_size=40), min_size=2, max_size=40)
 
 

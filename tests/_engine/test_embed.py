@@ -133,3 +133,47 @@ def test_bad_batch_size(small_bilm, batch_size):
 def test_untokenized_sentence_names_its_position(small_bilm):
     with pytest.raises(TypeError, match="Sentence 1 is a str"):
         ElmoEmbedder(small_bilm).embed_sentences([["ok"], "not tokenized"])
+
+
+def _batch_by_batch(bilm, batches, keep_boundaries, precision="float32"):
+    """Stateful batches computed one contextualize call at a time, the state carried."""
+    from skelmo._engine import StatefulCarry
+    from skelmo._engine._bilm import _add_boundaries
+
+    carry = StatefulCarry(bilm)
+    results = []
+    for batch in batches:
+        ids = batch_to_ids(batch)
+        lengths = (ids[..., 0] > 0).sum(dim=1)
+        tokens = bilm.encode_tokens(_add_boundaries(ids, lengths))
+        out = bilm.contextualize(tokens, lengths + 2, carry.initial(len(batch)),
+                                 keep_boundaries, precision=precision)
+        carry.update(out.state)
+        for row in range(len(batch)):
+            n = int(out.mask[row].sum())
+            results.append(out.layers[:, row, :n].numpy())
+    return results
+
+
+@pytest.mark.parametrize("keep_boundaries", [False, True])
+@pytest.mark.parametrize("max_batch_tokens", [32768, 60, 16])
+def test_stateful_streams_equal_batch_by_batch(small_bilm, keep_boundaries, max_batch_tokens):
+    """Rows of consecutive batches run back to back compute what running batches in turn does."""
+    sentences = _corpus(41, seed=3)
+    embedder = ElmoEmbedder(small_bilm, batch_size=5, state="stateful",
+                            keep_boundaries=keep_boundaries, max_batch_tokens=max_batch_tokens)
+    got = embedder.embed_sentences(sentences)
+    # The batches the embedder cut (by size and by tokens), run one at a time.
+    planned = [[sentences[i] for i in indices] for indices, _ in embedder._plan(sentences)]
+    expected = _batch_by_batch(small_bilm, planned, keep_boundaries)
+    assert len(got) == len(expected) == len(sentences)
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)
+    # And a second call carries on from where the first left off.
+    more = _corpus(7, seed=4)
+    again = embedder.embed_sentences(more)
+    planned += [[more[i] for i in indices] for indices, _ in embedder._plan(more)]
+    expected = _batch_by_batch(small_bilm, planned, keep_boundaries)
+    for a, b in zip(again, expected[len(sentences):]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)

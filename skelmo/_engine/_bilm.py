@@ -983,6 +983,9 @@ class BiLM(nn.Module):
             The state each row reached after its last position, in both
             directions.
         """
+        if not groups or not all(groups):
+            raise ValueError("contextualize_streams needs at least one group, and at least one "
+                             "sentence in each group.")
         tokens = tokens.to(self.device)
         lengths = lengths.to(self.device)
         # The backward direction reverses each sentence in place.

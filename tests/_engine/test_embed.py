@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pytest
+import torch
 
 from skelmo import ElmoEmbedder, batch_to_ids
 from skelmo._engine import warm_state
@@ -177,3 +178,11 @@ def test_stateful_streams_equal_batch_by_batch(small_bilm, keep_boundaries, max_
     expected = _batch_by_batch(small_bilm, planned, keep_boundaries)
     for a, b in zip(again, expected[len(sentences):]):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("groups", [[], [[]], [[(0, 0, 3)], []]])
+def test_streams_without_sentences_are_an_error(small_bilm, groups):
+    tokens = small_bilm.encode_tokens(batch_to_ids([["<S>", "a", "</S>"]]))
+    with pytest.raises(ValueError, match="at least one sentence"):
+        small_bilm.contextualize_streams(tokens, torch.tensor([3]), groups,
+                                         small_bilm.zero_state(1))

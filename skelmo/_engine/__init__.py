@@ -19,6 +19,7 @@ from ._bilm import (
     LstmStack,
     LstmState,
     character_columns,
+    convolutions_max,
     highway_and_projection,
 )
 from ._cache import (
@@ -74,6 +75,7 @@ __all__ = [
     "clear_model_cache",
     "conv_from_torch",
     "conv_to_torch",
+    "convolutions_max",
     "disk_cache_key",
     "highway_and_projection",
     "highway_from_torch",

@@ -22,6 +22,7 @@ from .._engine import (
     character_columns,
     conv_from_torch,
     conv_to_torch,
+    convolutions_max,
     highway_and_projection,
     highway_from_torch,
     highway_to_torch,
@@ -95,10 +96,11 @@ class TrainableBiLM(nn.Module):
 
     def encode(self, char_ids: torch.Tensor) -> torch.Tensor:
         """Token vectors of shape (n, projection_dim) for char ids of shape (n, 50)."""
-        chars = F.embedding(_trim_padding(char_ids, self.max_width) - 1,
-                            self.char_embed).transpose(1, 2)
-        pooled = torch.cat([F.conv1d(chars, w, b).amax(dim=-1)
-                            for w, b in zip(self.conv_weights, self.conv_biases)], dim=-1)
+        chars = F.embedding(_trim_padding(char_ids, self.max_width) - 1, self.char_embed)
+        # Kernels (out, in, width) as (width * in, out) matrices, in window order.
+        matrices = [w.permute(2, 1, 0).reshape(-1, w.shape[0]) for w in self.conv_weights]
+        pooled = convolutions_max(chars, [w.shape[-1] for w in self.conv_weights], matrices,
+                                  self.conv_biases)
         return highway_and_projection(pooled, self.options.activation, self.highway_weights,
                                       self.highway_biases, self.proj_weight, self.proj_bias)
 

@@ -44,7 +44,13 @@ from ._device import (
 )
 from ._disk_cache import DiskCache, disk_cache_key
 from ._embed import DEFAULT_MAX_BATCH_TOKENS, ElmoEmbedder, EmbeddedBatch, batch_tokens
-from ._layout import conv_from_torch, conv_to_torch, highway_from_torch, highway_to_torch
+from ._layout import (
+    conv_from_torch,
+    conv_to_matrix,
+    conv_to_torch,
+    highway_from_torch,
+    highway_to_torch,
+)
 from ._state import STATE_POLICIES, StatefulCarry, check_state_policy, warm_state
 
 __all__ = [
@@ -74,6 +80,7 @@ __all__ = [
     "check_state_policy",
     "clear_model_cache",
     "conv_from_torch",
+    "conv_to_matrix",
     "conv_to_torch",
     "convolutions_max",
     "disk_cache_key",

@@ -36,7 +36,13 @@ from .._format import (
     read_model,
 )
 from ._device import resolve_device
-from ._layout import conv_from_torch, conv_to_torch, highway_from_torch, highway_to_torch
+from ._layout import (
+    conv_from_torch,
+    conv_to_matrix,
+    conv_to_torch,
+    highway_from_torch,
+    highway_to_torch,
+)
 
 __all__ = [
     "FORGET_BIAS",
@@ -191,10 +197,9 @@ class CharacterEncoder(nn.Module):
         # filters, 2 threads): its kernel as (width * char_dim, filters) rows in
         # window order, kept apart from the trained weights like the gate biases.
         self.widths = [width for width, _ in options.filters]
-        for k, (kernel, _) in enumerate(weights.conv):
-            matrix = torch.from_numpy(np.ascontiguousarray(
-                kernel[0].reshape(-1, kernel.shape[-1]), dtype=np.float32))
-            self.register_buffer(f"conv_matrix_{k}", matrix, persistent=False)
+        for k, weight in enumerate(self.conv_weights):
+            self.register_buffer(f"conv_matrix_{k}", conv_to_matrix(weight.detach()).contiguous(),
+                                 persistent=False)
         # One product per highway layer: the transform half, then the carry half
         # (see highway_and_projection).
         fused = [highway_to_torch(layer) for layer in weights.highway]
@@ -422,8 +427,6 @@ class LstmStack(nn.Module):
         if select is None:
             select = [(torch.arange(steps, device=inputs.device).unsqueeze(1).expand(steps, batch),
                        torch.arange(batch, device=inputs.device).unsqueeze(0).expand(steps, batch))]
-        if reverse_index is None:
-            reverse_index = _reverse_index(lengths, steps)
         padded = aligned_rows(batch, self.cell_dim)
         if padded > batch:
             # Rows of length 0 fill the batch (see MIN_ROWS and _ELEMENT_GROUP).
@@ -438,13 +441,17 @@ class LstmStack(nn.Module):
                 # The added rows' zero vectors get an id of their own.
                 token_ids = torch.cat([token_ids, token_ids.new_full(
                     (steps, padded - batch), int(token_ids.max()) + 1)], dim=1)
+            if reverse_index is not None:
+                # The backward direction reads the added rows in place.
+                reverse_index = torch.cat([reverse_index, torch.arange(
+                    steps, device=inputs.device).unsqueeze(1).expand(steps, padded - batch)], 1)
+        if reverse_index is None:
+            # Each row reversed within its length (the added rows, of length 0, in place).
+            reverse_index = _reverse_index(lengths, steps)
         run_lengths = lengths if last_steps else (lengths - 1).clamp(min=0)
         lengths_list = [int(n) for n in run_lengths.tolist()]
         # Rows still running before each step (rows are sorted by length).
         active = [sum(1 for n in lengths_list if n > t) for t in range(steps + 1)]
-        if padded > batch:
-            reverse_index = torch.cat([reverse_index, torch.arange(
-                steps, device=inputs.device).unsqueeze(1).expand(steps, padded - batch)], dim=1)
         if out is None:
             out = [inputs.new_empty(self.n_layers, *times.shape, 2 * proj) for times, _ in select]
         # Where each selected position lies in a layer's outputs, flattened

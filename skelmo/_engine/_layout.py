@@ -8,10 +8,12 @@ read, trained and written back keeps every weight exactly.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .._format import HighwayWeights
 
-__all__ = ["conv_from_torch", "conv_to_torch", "highway_from_torch", "highway_to_torch"]
+__all__ = ["conv_from_torch", "conv_to_matrix", "conv_to_torch", "highway_from_torch",
+           "highway_to_torch"]
 
 
 def conv_to_torch(kernel: np.ndarray) -> np.ndarray:
@@ -22,6 +24,15 @@ def conv_to_torch(kernel: np.ndarray) -> np.ndarray:
 def conv_from_torch(weight: np.ndarray) -> np.ndarray:
     """Inverse of :func:`conv_to_torch`."""
     return np.ascontiguousarray(weight.transpose(2, 1, 0)[None])
+
+
+def conv_to_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """A ``conv1d`` weight (out, in, width) as one product's matrix (width * in, out).
+
+    Its rows follow a window of the input (columns, then dimensions), as
+    :func:`~skelmo._engine._bilm.convolutions_max` reads them.
+    """
+    return weight.permute(2, 1, 0).reshape(-1, weight.shape[0])
 
 
 def highway_to_torch(layer: HighwayWeights) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ from .._engine import (
     FORGET_BIAS,
     character_columns,
     conv_from_torch,
+    conv_to_matrix,
     conv_to_torch,
     convolutions_max,
     highway_and_projection,
@@ -97,9 +98,8 @@ class TrainableBiLM(nn.Module):
     def encode(self, char_ids: torch.Tensor) -> torch.Tensor:
         """Token vectors of shape (n, projection_dim) for char ids of shape (n, 50)."""
         chars = F.embedding(_trim_padding(char_ids, self.max_width) - 1, self.char_embed)
-        # Kernels (out, in, width) as (width * in, out) matrices, in window order.
-        matrices = [w.permute(2, 1, 0).reshape(-1, w.shape[0]) for w in self.conv_weights]
-        pooled = convolutions_max(chars, [w.shape[-1] for w in self.conv_weights], matrices,
+        pooled = convolutions_max(chars, [w.shape[-1] for w in self.conv_weights],
+                                  [conv_to_matrix(w) for w in self.conv_weights],
                                   self.conv_biases)
         return highway_and_projection(pooled, self.options.activation, self.highway_weights,
                                       self.highway_biases, self.proj_weight, self.proj_bias)

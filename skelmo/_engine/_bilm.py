@@ -35,6 +35,7 @@ from .._format import (
     LstmCellWeights,
     read_model,
 )
+from ._blocks import block_width_candidates, gate_block_width
 from ._device import resolve_device
 from ._layout import (
     conv_from_torch,
@@ -75,12 +76,6 @@ MIN_ROWS = 16
 # split of the work between up to four threads. For widths that are a multiple
 # of it (every published model) this pads nothing.
 _ELEMENT_GROUP = 256
-
-# Width of the column blocks of the recurrent weights, multiplied as one
-# batched product. With a few dozen rows, MKL runs 16 blocks of 512 x 1024
-# markedly faster than one 512 x 16384 matrix (measured once, the product alone,
-# on 2 cores at 64 rows: 52 -> 89 GFLOP/s).
-_GATE_BLOCK = 1024
 
 # Distinct tokens run through the character encoder together; bounds the
 # memory of its convolutions.
@@ -300,9 +295,15 @@ class LstmStack(nn.Module):
     ----------
     options : ElmoOptions
     weights : ElmoWeights
+    block_width : int, optional
+        Width of the column blocks the gate weights are held in (see
+        :mod:`skelmo._engine._blocks`); must divide the cell. Default: the
+        fastest on this CPU, measured once per process. It changes the speed,
+        not the outputs.
     """
 
-    def __init__(self, options: ElmoOptions, weights: ElmoWeights):
+    def __init__(self, options: ElmoOptions, weights: ElmoWeights,
+                 block_width: int | None = None):
         super().__init__()
         self.n_layers = options.n_layers
         self.cell_dim = options.cell_dim
@@ -315,6 +316,11 @@ class LstmStack(nn.Module):
         self._scratch = threading.local()
         self._bfloat16: dict[tuple[int, torch.device], tuple[torch.Tensor, ...]] = {}
         proj, cell = options.projection_dim, options.cell_dim
+        if block_width is None:
+            block_width = gate_block_width(proj, cell)
+        elif block_width not in block_width_candidates(cell):
+            raise ValueError(f"block_width must be one of {block_width_candidates(cell)} for a "
+                             f"cell of {cell}, got {block_width!r}.")
         forget = np.zeros(4 * cell, np.float32)
         forget[cell : 2 * cell] = FORGET_BIAS
         w_input, w_hidden, biases, w_proj = [], [], [], []
@@ -322,14 +328,14 @@ class LstmStack(nn.Module):
             for layer in range(self.n_layers):
                 cw: LstmCellWeights = weights.lstm[direction][layer]
                 kernel = _tf_to_ifoj(cw.kernel)
-                w_input.append(_param(_to_blocks(kernel[:proj])))
-                w_hidden.append(_param(_to_blocks(kernel[proj:])))
+                w_input.append(_param(_to_blocks(kernel[:proj], block_width)))
+                w_hidden.append(_param(_to_blocks(kernel[proj:], block_width)))
                 biases.append(_param(_tf_to_ifoj(cw.bias)))
                 w_proj.append(_param(cw.projection))
         # Flat lists indexed by direction * n_layers + layer.
         self.w_input = nn.ParameterList(w_input)
         # Input and recurrent weights as contiguous column blocks
-        # (n_blocks, proj, width), multiplied as batched products (see _GATE_BLOCK).
+        # (n_blocks, proj, width), multiplied as batched products (see _blocks).
         self.w_hidden = nn.ParameterList(w_hidden)
         self.biases = nn.ParameterList(biases)
         self.w_proj = nn.ParameterList(w_proj)
@@ -680,14 +686,12 @@ def _distinct_rows(inputs: torch.Tensor, token_ids: torch.Tensor
     return vectors, index
 
 
-def _to_blocks(matrix: np.ndarray) -> np.ndarray:
+def _to_blocks(matrix: np.ndarray, width: int) -> np.ndarray:
     """(rows, 4 * cell) -> contiguous column blocks (n_blocks, rows, width).
 
     Blocks never straddle two gates: ``width`` divides ``cell``.
     """
     rows, columns = matrix.shape
-    cell = columns // 4
-    width = _GATE_BLOCK if cell % _GATE_BLOCK == 0 else cell
     return np.ascontiguousarray(matrix.reshape(rows, columns // width, width).transpose(1, 0, 2))
 
 

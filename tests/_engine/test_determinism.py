@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skelmo import BiLM, ElmoEmbedder, ElmoVectorizer, write_model
-from skelmo._engine import bfloat16_supported, torch_threads
+from skelmo._engine import LstmStack, bfloat16_supported, torch_threads
+from skelmo._engine._blocks import block_width_candidates, gate_block_width
 from skelmo.testing import make_options, make_random_weights
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'-éü"
@@ -115,3 +116,39 @@ def test_pooled_vectors_do_not_depend_on_the_batch(tmp_path_factory, options, do
     assert np.array_equal(vectors(docs, batch_size), reference)
     assert np.array_equal(vectors(docs[start:]), reference[start:])
     assert np.array_equal(vectors(docs[::-1])[::-1], reference)
+
+
+def _precisions():
+    return ["float32", "bfloat16"] if bfloat16_supported(torch.device("cpu")) else ["float32"]
+
+
+@pytest.mark.parametrize("precision", _precisions())
+@pytest.mark.parametrize("cell_dim", [512, 1024, 2048])
+def test_every_block_width_gives_the_same_bits(cell_dim, precision):
+    # The block width is measured per machine; it must change the speed only.
+    options = make_options(char_dim=4, filters=((1, 8), (2, 8)), n_highway=1,
+                           projection_dim=24, cell_dim=cell_dim, cell_clip=3.0, proj_clip=3.0)
+    weights = make_random_weights(options, seed=5)
+    rng = np.random.default_rng(0)
+    docs = [["".join(rng.choice(list("abcdefgh"), size=int(rng.integers(1, 9))))
+             for _ in range(int(rng.integers(1, 30)))] for _ in range(40)]
+    bilm = BiLM.from_weights(options, weights)
+    assert gate_block_width(24, cell_dim) in block_width_candidates(cell_dim)
+    results = {}
+    for width in block_width_candidates(cell_dim):
+        bilm.lstm = LstmStack(options, weights, block_width=width)
+        assert bilm.lstm.w_hidden[0].shape == (4 * cell_dim // width, 24, width)
+        for state in ("warm", "stateful"):
+            embedder = ElmoEmbedder(bilm, batch_size=16, state=state, precision=precision)
+            results.setdefault(state, []).append(embedder.embed_sentences(docs))
+    assert len(results["warm"]) == len(block_width_candidates(cell_dim)) > 1
+    for runs in results.values():
+        for other in runs[1:]:
+            _assert_same(other, runs[0])
+
+
+def test_block_width_must_divide_the_cell():
+    options = make_options(char_dim=4, filters=((1, 8),), n_highway=0, projection_dim=8,
+                           cell_dim=512)
+    with pytest.raises(ValueError, match="block_width must be one of"):
+        LstmStack(options, make_random_weights(options, seed=0), block_width=384)

@@ -8,8 +8,10 @@ undoes it, so a model round-trips exactly.
 The LSTM is written for inference speed on the CPU: the input half of every
 gate product runs over a whole chunk of time steps as one matrix product,
 only the recurrent half runs step by step (as a batched product over column
-blocks of the weights), finished sentences drop out of the batch (rows are
-sorted by length), and buffers are allocated once per call.
+blocks of the weights, their width measured per machine), finished rows drop
+out of the batch (rows are sorted by length), independent sentences run
+packed back to back in rows that each restart from the initial state, and
+buffers are allocated once per call.
 """
 
 from __future__ import annotations
@@ -63,10 +65,13 @@ __all__ = [
 _TIME_CHUNK = 16
 
 # Matrix products run on at least this many rows. BLAS kernels pick another
-# summation order for very small products, which would make a sentence's
-# vectors depend on how many sentences share its batch; padding small products
-# to MIN_ROWS rows keeps every row's result independent of the others.
-MIN_ROWS = 16
+# summation order for small products, which would make a sentence's vectors
+# depend on how many sentences share its batch; padding small products to
+# MIN_ROWS rows keeps every row's result independent of the others. On an AMX
+# Xeon with 2 threads, MKL sums the products with a long inner dimension
+# (a 2,048- or 4,096-value cell projected to 512) in another order up to 16
+# rows and in one order from 17 (a test covers those widths); 32 leaves a margin.
+MIN_ROWS = 32
 
 # Elementwise kernels (sigmoid, tanh) run a vectorised loop over whole groups of
 # SIMD lanes and a scalar loop over what remains, and the two round differently.
@@ -378,6 +383,7 @@ class LstmStack(nn.Module):
         select: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
         out: Sequence[torch.Tensor] | None = None,
         reverse_index: torch.Tensor | None = None,
+        restarts: tuple[LstmState, torch.Tensor] | None = None,
     ) -> tuple[list[torch.Tensor], LstmState | None]:
         """Run both directions of every layer.
 
@@ -419,6 +425,11 @@ class LstmStack(nn.Module):
             permutation of each row's first ``lengths`` positions that is its
             own inverse. Default: each row reversed within its length. A row
             of several sentences reverses each in place.
+        restarts : (LstmState, BoolTensor of shape (T, B)), optional
+            A one-row state and where rows take it: before each step whose
+            entry is True, that row's state in both directions becomes this
+            one's (per layer), so that a row can hold several sentences that
+            each start afresh.
 
         Returns
         -------
@@ -451,6 +462,9 @@ class LstmStack(nn.Module):
                 # The backward direction reads the added rows in place.
                 reverse_index = torch.cat([reverse_index, torch.arange(
                     steps, device=inputs.device).unsqueeze(1).expand(steps, padded - batch)], 1)
+            if restarts is not None:
+                restarts = (restarts[0], torch.cat([restarts[1], restarts[1].new_zeros(
+                    steps, padded - batch)], dim=1))
         if reverse_index is None:
             # Each row reversed within its length (the added rows, of length 0, in place).
             reverse_index = _reverse_index(lengths, steps)
@@ -473,6 +487,7 @@ class LstmStack(nn.Module):
         final_c = state.c.clone()
         bfloat16 = precision == "bfloat16"
         words = _distinct_rows(inputs, token_ids) if token_ids is not None else None
+        restart_rows = _rows_per_step(restarts[1]) if restarts is not None else {}
         for direction in range(2):
             word_gates = None
             if words is not None:
@@ -485,9 +500,12 @@ class LstmStack(nn.Module):
                 layer_input = inputs if direction == 0 else _gather_time(inputs, reverse_index)
             for layer in range(self.n_layers):
                 k = direction * self.n_layers + layer
+                restart = None if restarts is None else (
+                    restarts[0].h[direction, layer], restarts[0].c[direction, layer],
+                    restart_rows)
                 layer_out = self._run_layer(k, layer_input, active, final_h[direction, layer],
                                             final_c[direction, layer], same_start, bfloat16,
-                                            word_gates if layer == 0 else None)
+                                            word_gates if layer == 0 else None, restart)
                 if layer > 0 and self.use_skip_connections:
                     layer_out[:steps] += layer_input
                 flat = layer_out.view(-1, proj)
@@ -562,6 +580,7 @@ class LstmStack(nn.Module):
         same_start: bool = False,
         bfloat16: bool = False,
         word_gates: tuple[torch.Tensor, torch.Tensor] | None = None,
+        restart: tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]] | None = None,
     ) -> torch.Tensor:
         """One layer, one direction.
 
@@ -575,7 +594,9 @@ class LstmStack(nn.Module):
         :meth:`forward`). ``word_gates`` is a table of input gates per word
         (from :meth:`_input_gates`) and each position's row in it (T, B):
         the input half of the gates is read from it instead of computed.
-        Returns the outputs (T + 1, B, projection_dim), the last step zeros.
+        ``restart`` is a state ``(h, c)`` of one row and, per step, the rows
+        that take it before that step. Returns the outputs
+        (T + 1, B, projection_dim), the last step zeros.
         """
         steps, batch, proj = inputs.shape
         cell = self.cell_dim
@@ -596,6 +617,9 @@ class LstmStack(nn.Module):
             h_low = h.to(torch.bfloat16)
             m_low = m.to(torch.bfloat16)
             g_low = self._scratch_tensor("gates_low", n_blocks * batch * width, h_low)
+        if restart is not None:
+            restart_h, restart_c, restart_rows = restart
+            restart_h_low = restart_h.to(torch.bfloat16)
         for start in range(0, steps, _TIME_CHUNK):
             stop = min(start + _TIME_CHUNK, steps)
             if active[start] == 0:
@@ -621,6 +645,12 @@ class LstmStack(nn.Module):
                 rows = aligned_rows(n, cell)
                 if t == 0 and same_start:
                     rows = aligned_rows(1, cell)  # every row computes the same first step
+                if restart is not None and t in restart_rows:
+                    fresh = restart_rows[t]
+                    h.index_copy_(0, fresh, restart_h.expand(len(fresh), proj))
+                    c.index_copy_(0, fresh, restart_c.expand(len(fresh), cell))
+                    if bfloat16:
+                        h_low.index_copy_(0, fresh, restart_h_low.expand(len(fresh), proj))
                 g = gate_buffer[: n_blocks * rows * width].view(n_blocks, rows, width)
                 if bfloat16:
                     product = g_low[: n_blocks * rows * width].view(n_blocks, rows, width)
@@ -666,6 +696,14 @@ class LstmStack(nn.Module):
                     final_h[done:n] = h[done:n]
                     final_c[done:n] = c[done:n]
         return out
+
+
+def _rows_per_step(marks: torch.Tensor) -> dict[int, torch.Tensor]:
+    """The rows marked at each step of a (T, B) boolean tensor, for the steps with any."""
+    steps, rows = marks.nonzero(as_tuple=True)
+    counts = torch.bincount(steps, minlength=marks.shape[0]).tolist()
+    return {t: part for t, part in zip(sorted(set(steps.tolist())),
+                                       rows.split([n for n in counts if n]))}
 
 
 def _distinct_rows(inputs: torch.Tensor, token_ids: torch.Tensor
@@ -1047,6 +1085,83 @@ class BiLM(nn.Module):
         return [BiLMOutput(layers=layers, mask=mask, state=None)
                 for layers, mask in results], final
 
+    @torch.inference_mode()
+    def contextualize_packed(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        groups: Sequence[Sequence[tuple[int, int, int]]],
+        boundaries: torch.Tensor,
+        state: LstmState | None = None,
+        precision: str = "float32",
+        token_ids: torch.Tensor | None = None,
+    ) -> list[BiLMOutput]:
+        """Run rows of independent sentences packed back to back, each from the same state.
+
+        Every sentence gets the vectors :meth:`contextualize` gives it from
+        ``state`` (boundaries dropped), bit for bit: each direction first
+        reads its boundary token from ``state`` (the same step for every
+        sentence, computed once), and before a sentence's first position its
+        row takes the state that step reached. The rows hold no boundary
+        positions, and none waits for the longest sentence of a batch.
+
+        Parameters
+        ----------
+        tokens : Tensor of shape (rows, time, projection_dim)
+            Each row's sentences back to back, without ``<S>`` and ``</S>``;
+            zero past the row's end.
+        lengths : LongTensor of shape (rows,)
+            Positions of each row.
+        groups : sequence of sequence of (row, start, length)
+            The sentences to return, in groups (one batch each): a sentence
+            is the ``length`` positions from ``start`` of ``row``.
+        boundaries : Tensor of shape (2, projection_dim)
+            The ``<S>`` and ``</S>`` token vectors.
+        state : LstmState, optional
+            The one-row state every sentence starts from. Default: zeros.
+        precision : {"float32", "bfloat16"}, default="float32"
+        token_ids : LongTensor of shape (rows, time), optional
+            As for :meth:`contextualize`.
+
+        Returns
+        -------
+        list of BiLMOutput
+            One per group, its rows the group's sentences in order, its time
+            axis the group's longest sentence; ``state`` None.
+        """
+        if not groups or not all(groups):
+            raise ValueError("contextualize_packed needs at least one group, and at least one "
+                             "sentence in each group.")
+        tokens = tokens.to(self.device)
+        lengths = lengths.to(self.device)
+        state = self.zero_state(1) if state is None else state
+        # Row 0 reads <S>, row 1 </S>: the forward direction's state after <S>
+        # and the backward one's after </S> are where every sentence starts.
+        _, after = self.lstm(boundaries.to(self.device).unsqueeze(0),
+                             torch.ones(2, dtype=torch.long, device=self.device),
+                             state.expand(2), precision=precision)
+        start_state = LstmState(torch.stack([after.h[0, :, :1], after.h[1, :, 1:]]),
+                                torch.stack([after.c[0, :, :1], after.c[1, :, 1:]]))
+        rows, steps = tokens.shape[:2]
+        reverse_index = np.tile(np.arange(steps), (rows, 1))
+        starts = np.zeros((rows, steps), dtype=bool)
+        selections = []
+        for group in groups:
+            for row, start, length in group:
+                reverse_index[row, start : start + length] = np.arange(start + length - 1,
+                                                                       start - 1, -1)
+                if length:
+                    starts[row, start] = True
+            row, start, length = (torch.tensor(column, dtype=torch.long, device=self.device)
+                                  for column in zip(*group))
+            selections.append(_Sentences(row, start, length, int(length.max())))
+        results, _ = self._run_stack(
+            tokens, lengths, self.zero_state(rows), selections, keep_boundaries=True,
+            last_steps=True, same_start=False, precision=precision, token_ids=token_ids,
+            reverse_index=torch.from_numpy(reverse_index).to(self.device),
+            restarts=(start_state, torch.from_numpy(starts).to(self.device)))
+        return [BiLMOutput(layers=layers, mask=mask, state=None) for layers, mask in results]
+
     def _run_stack(
         self,
         tokens: torch.Tensor,
@@ -1059,6 +1174,7 @@ class BiLM(nn.Module):
         precision: str,
         token_ids: torch.Tensor | None,
         reverse_index: torch.Tensor | None = None,
+        restarts: tuple[LstmState, torch.Tensor] | None = None,
     ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], LstmState | None]:
         """The LSTM stack over rows of tokens; each selection's layers and mask, and the state.
 
@@ -1088,6 +1204,8 @@ class BiLM(nn.Module):
             outputs.append((layers, mask))
         if reverse_index is not None:
             reverse_index = reverse_index[order].transpose(0, 1).contiguous()
+        if restarts is not None:
+            restarts = (restarts[0], restarts[1][order].transpose(0, 1).contiguous())
         _, final = self.lstm(
             tokens[order].transpose(0, 1).contiguous(), lengths[order],
             state.rows(order.to(state.h.device)), last_steps=last_steps,
@@ -1095,7 +1213,7 @@ class BiLM(nn.Module):
             token_ids=None if token_ids is None else
             token_ids.to(self.device)[order].transpose(0, 1).contiguous(),
             select=select, out=[layers[1:] for layers, _ in outputs],
-            reverse_index=reverse_index,
+            reverse_index=reverse_index, restarts=restarts,
         )
         return outputs, final.rows(restore) if final is not None else None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -127,8 +128,12 @@ class ElmoEmbedder:
             for group in self._stateful_groups(self._plan(sentences)):
                 yield from self._run_streams(group)
             return
-        for indices, batch in self._plan(sentences):
-            yield self._run(indices, batch)
+        if self.keep_boundaries:
+            for indices, batch in self._plan(sentences):
+                yield self._run(indices, batch)
+            return
+        for group in self._packed_groups(self._plan(sentences)):
+            yield from self._run_packed(group)
 
     def iter_documents(self, documents: Iterable[Sequence[Sequence[str]]]
                        ) -> Iterator[tuple[int, torch.Tensor]]:
@@ -243,6 +248,62 @@ class ElmoEmbedder:
         if group:
             yield group
 
+    def _packed_groups(self, batches: Iterable[tuple[list[int], list]]
+                       ) -> Iterator[list[tuple[list[int], list]]]:
+        """Consecutive batches, as many as fit in ``max_batch_tokens`` once packed.
+
+        A group holds at most _SORT_WINDOW_BATCHES batches, and its
+        sentences packed into ``batch_size`` rows (see :func:`_pack_rows`)
+        fill at most ``max_batch_tokens`` positions (or it is one batch).
+        """
+        group: list[tuple[list[int], list]] = []
+        lengths: list[int] = []
+        for indices, batch in batches:
+            grown = lengths + [len(sentence) for sentence in batch]
+            _, loads = _pack_rows(grown, self.batch_size)
+            if group and (len(group) == _SORT_WINDOW_BATCHES
+                          or len(loads) * max(loads) > self.max_batch_tokens):
+                yield group
+                group, grown = [], [len(sentence) for sentence in batch]
+            group.append((indices, batch))
+            lengths = grown
+        if group:
+            yield group
+
+    def _run_packed(self, group: list[tuple[list[int], list]]) -> Iterator[EmbeddedBatch]:
+        """Independent sentences (``"warm"``, ``"zero"``) packed into rows, back to back.
+
+        Every row runs at every step, so no row waits for the longest
+        sentence of its batch, and no row computes a boundary position (see
+        :meth:`BiLM.contextualize_packed`); the vectors are those of
+        :meth:`_run`, bit for bit.
+        """
+        checked = [[check_tokens(sentence, f"Sentence {index}")
+                    for index, sentence in zip(indices, batch)] for indices, batch in group]
+        places, loads = _pack_rows([len(s) for batch in checked for s in batch],
+                                   self.batch_size)
+        if max(loads) == 0:  # only empty sentences: nothing to pack
+            for (indices, batch) in group:
+                yield self._run(indices, batch)
+            return
+        rows: list[list[str]] = [[] for _ in loads]
+        placements, places_iter = [], iter(places)
+        for batch in checked:
+            placed = []
+            for sentence in batch:
+                row, start = next(places_iter)
+                rows[row].extend(sentence)
+                placed.append((row, start, len(sentence)))
+            placements.append(placed)
+        tokens, lengths, token_ids = self._token_vectors(rows)
+        boundaries = self._words.vectors([BOS_TOKEN, EOS_TOKEN], self._encode)
+        initial = warm_state(self.bilm) if self.state == "warm" else None
+        outputs = self.bilm.contextualize_packed(
+            tokens, lengths, placements, boundaries, initial, precision=self.precision,
+            token_ids=token_ids)
+        for (indices, _), out in zip(group, outputs):
+            yield EmbeddedBatch(indices=indices, layers=out.layers, mask=out.mask)
+
     def _run_streams(self, group: list[tuple[list[int], list]]) -> Iterator[EmbeddedBatch]:
         """Stateful batches run at once: row ``k`` of each, back to back, as one stream.
 
@@ -303,6 +364,24 @@ class ElmoEmbedder:
     def _encode(self, words: list[str]) -> torch.Tensor:
         ids = torch.from_numpy(np.stack([token_to_ids(word) for word in words]))
         return self.bilm.encode_distinct(ids)
+
+
+def _pack_rows(lengths: Sequence[int], n_rows: int) -> tuple[list[tuple[int, int]], list[int]]:
+    """Place sentences of these lengths, in order, each after the shortest row so far.
+
+    Returns each sentence's (row, start) and the rows' lengths; rows fill
+    in index order, and at most ``n_rows`` are used.
+    """
+    heap = [(0, row) for row in range(min(n_rows, max(1, len(lengths))))]
+    places = []
+    for n in lengths:
+        load, row = heapq.heappop(heap)
+        places.append((row, load))
+        heapq.heappush(heap, (load + n, row))
+    loads = [0] * len(heap)
+    for load, row in heap:
+        loads[row] = load
+    return places, loads
 
 
 def _grow(streams: list[int], batch: Sequence[Sequence[str]]) -> list[int]:

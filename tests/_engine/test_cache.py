@@ -67,8 +67,16 @@ def bilm_runs(monkeypatch, model_files):
         counter["calls"] += 1
         return streams(self, tokens, lengths, groups, *args, **kwargs)
 
+    packed = BiLM.contextualize_packed
+
+    def counting_packed(self, tokens, lengths, groups, *args, **kwargs):
+        counter["sentences"] += sum(len(group) for group in groups)
+        counter["calls"] += 1
+        return packed(self, tokens, lengths, groups, *args, **kwargs)
+
     monkeypatch.setattr(BiLM, "contextualize", counting_contextualize)
     monkeypatch.setattr(BiLM, "contextualize_streams", counting_streams)
+    monkeypatch.setattr(BiLM, "contextualize_packed", counting_packed)
     return counter
 
 

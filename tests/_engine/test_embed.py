@@ -186,3 +186,32 @@ def test_streams_without_sentences_are_an_error(small_bilm, groups):
     with pytest.raises(ValueError, match="at least one sentence"):
         small_bilm.contextualize_streams(tokens, torch.tensor([3]), groups,
                                          small_bilm.zero_state(1))
+
+
+@pytest.mark.parametrize("policy", ["warm", "zero"])
+@pytest.mark.parametrize("batch_size", [1, 3, 16, 200])
+def test_packed_rows_give_the_per_batch_vectors(small_bilm, policy, batch_size):
+    # Without boundaries, independent sentences run packed back to back in
+    # rows; with them kept, batch by batch. The vectors are the same bits.
+    sentences = _corpus(90, seed=2)
+    packed = ElmoEmbedder(small_bilm, batch_size=batch_size, state=policy,
+                          max_batch_tokens=300).embed_sentences(sentences)
+    per_batch = ElmoEmbedder(small_bilm, batch_size=batch_size, state=policy,
+                             keep_boundaries=True).embed_sentences(sentences)
+    assert any(len(s) == 0 for s in sentences)
+    for a, b, sentence in zip(packed, per_batch, sentences):
+        assert a.shape == (3, len(sentence), 32)
+        np.testing.assert_array_equal(a, b[:, 1:-1])
+
+
+def test_only_empty_sentences(small_bilm):
+    got = ElmoEmbedder(small_bilm, batch_size=2).embed_sentences([[], [], []])
+    assert [g.shape for g in got] == [(3, 0, 32)] * 3
+
+
+@pytest.mark.parametrize("groups", [[], [[]], [[(0, 0, 1)], []]])
+def test_packed_rows_without_sentences_are_an_error(small_bilm, groups):
+    tokens = small_bilm.encode_tokens(batch_to_ids([["a"]]))
+    boundaries = small_bilm.encode_tokens(batch_to_ids([["<S>", "</S>"]]))[0]
+    with pytest.raises(ValueError, match="at least one sentence"):
+        small_bilm.contextualize_packed(tokens, torch.tensor([1]), groups, boundaries)

@@ -3,10 +3,12 @@
 A copy of the step of skelmo 0.x's trainer: each direction's LSTM stack is a
 Python loop over time steps with every operation recorded by autograd (so
 each weight gradient is accumulated one step at a time), the two directions
-run one after the other and go through the output layer separately. The
-character encoder runs once per distinct word of the window, as it did. It
-uses the parameters of a :class:`skelmo.training._model.TrainableBiLM`, so
-both steps train the same model.
+run one after the other and go through the output layer separately, through
+``nn.AdaptiveLogSoftmaxWithLoss`` itself (its log-softmax then a gather under
+autograd). The character encoder runs once per distinct word of the window,
+as it did. It uses the parameters of a
+:class:`skelmo.training._model.TrainableBiLM` and
+:class:`skelmo.training._model.LmSoftmax`, so both steps train the same model.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ def _run_direction(model, direction, x, state):
     return F.dropout(x, model.dropout, model.training), torch.stack(h_final), torch.stack(c_final)
 
 
+def _log_prob(softmax, hidden, targets):
+    if softmax.cutoffs:
+        return softmax.layer(hidden, targets).output
+    return -F.cross_entropy(softmax.layer(hidden), targets, reduction="none")
+
+
 def baseline_loss(model, softmax, window, char_ids, targets, state):
     """Mean loss of both directions and the carried state, as the old trainer computed them."""
     forward, backward = window.forward, window.backward
@@ -58,7 +66,7 @@ def baseline_loss(model, softmax, window, char_ids, targets, state):
     out_f, h_f, c_f = _run_direction(model, 0, x[:rows], (state[0][0], state[1][0]))
     out_b, h_b, c_b = _run_direction(model, 1, x[rows:], (state[0][1], state[1][1]))
     dim = out_f.shape[-1]
-    log_f = softmax.log_prob(out_f.reshape(-1, dim), targets[forward[:, 1:]].reshape(-1))
-    log_b = softmax.log_prob(out_b.reshape(-1, dim), targets[backward[:, 1:]].reshape(-1))
+    log_f = _log_prob(softmax, out_f.reshape(-1, dim), targets[forward[:, 1:]].reshape(-1))
+    log_b = _log_prob(softmax, out_b.reshape(-1, dim), targets[backward[:, 1:]].reshape(-1))
     carried = (torch.stack([h_f, h_b]).detach(), torch.stack([c_f, c_b]).detach())
     return -(log_f.mean() + log_b.mean()) / 2, carried

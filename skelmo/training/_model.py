@@ -11,6 +11,7 @@ here.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -117,9 +118,10 @@ class TrainableBiLM(nn.Module):
 
         Parameters
         ----------
-        x : Tensor of shape (2, batch, steps, proj)
+        x : Tensor of shape (2, steps, batch, proj)
             ``x[0]`` for the forward stack, ``x[1]`` (text reversed) for the
-            backward one.
+            backward one; time-major, as the recurrence (see
+            :func:`~skelmo.training._recurrence.projected_lstm`).
         state : (h, c)
             Each of shape (2, n_layers, batch, proj / cell).
         matmul_dtype : torch.dtype, default=None
@@ -128,14 +130,14 @@ class TrainableBiLM(nn.Module):
 
         Returns
         -------
-        outputs : Tensor of shape (2, batch, steps, proj)
+        outputs : Tensor of shape (2, steps, batch, proj)
             Each stack's top layer.
         h, c : Tensor
             The final state, shaped as ``state``.
         """
         o = self.options
         proj = o.projection_dim
-        stacks, batch, steps, _ = x.shape
+        stacks, steps, batch, _ = x.shape
         h_final, c_final = [], []
         for layer in range(o.n_layers):
             # Both directions' weights, gate columns in the recurrence's order.
@@ -147,7 +149,7 @@ class TrainableBiLM(nn.Module):
             inputs = F.dropout(x, self.dropout, self.training)
             # The input half of every gate, for all steps of both stacks at once.
             x_gates = torch.baddbmm(biases[:, None], inputs.reshape(stacks, -1, proj),
-                                    kernels[:, :proj]).view(stacks, batch, steps, -1)
+                                    kernels[:, :proj]).view(stacks, steps, batch, -1)
             out, h, c = projected_lstm(x_gates, state[0][:, layer], state[1][:, layer],
                                        kernels[:, proj:], w_proj, FORGET_BIAS,
                                        o.cell_clip, o.proj_clip, matmul_dtype)
@@ -246,17 +248,20 @@ class LmSoftmax(nn.Module):
         """Cluster boundaries for a vocabulary of ``n_words``."""
         return tuple(c for c in (2000, 10000, 40000) if c < n_words - 1)
 
-    def log_prob(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def log_prob(self, hidden: torch.Tensor, targets: torch.Tensor,
+                 matmul_dtype: torch.dtype | None = None) -> torch.Tensor:
         """Log-probability of each target word, shape (n,), in float32.
 
-        Under ``torch.autocast`` the products run in the autocast dtype and the
-        log-softmaxes in float32.
+        ``nn.AdaptiveLogSoftmaxWithLoss.forward``'s computation (or a full
+        softmax's), each log-softmax taken in float32 and never materialised:
+        see :class:`_PickedLogSoftmax`. With ``matmul_dtype=torch.bfloat16``
+        the products of the head (or of the full softmax) take bfloat16
+        operands; the clusters' products, whose inner dimension is a few
+        dozen values, stay float32.
         """
         if not self.cutoffs:
-            logits = self.layer(hidden).float()
-            return -F.cross_entropy(logits, targets, reduction="none")
-        # nn.AdaptiveLogSoftmaxWithLoss.forward's computation, with each
-        # cluster's log-softmax taken in float32 whatever dtype the products ran in.
+            return _PickedLogSoftmax.apply(hidden, self.layer.weight, self.layer.bias, targets,
+                                           matmul_dtype or hidden.dtype)
         layer = self.layer
         bounds = [0, *layer.cutoffs]
         output = hidden.new_zeros(targets.shape[0], dtype=torch.float32)
@@ -265,9 +270,58 @@ class LmSoftmax(nn.Module):
             rows = ((targets >= bounds[k]) & (targets < bounds[k + 1])).nonzero().squeeze(1)
             if rows.numel() == 0:
                 continue
-            cluster = F.log_softmax(layer.tail[k - 1](hidden.index_select(0, rows)).float(), dim=1)
-            local = cluster.gather(1, (targets.index_select(0, rows) - bounds[k]).unsqueeze(1))
-            output = output.index_copy(0, rows, local.squeeze(1))
+            reduce, expand = layer.tail[k - 1]
+            with torch.autocast(hidden.device.type, enabled=False):  # the dtypes are explicit
+                reduced = reduce(hidden.index_select(0, rows).float())
+            local = _PickedLogSoftmax.apply(reduced, expand.weight, None,
+                                            targets.index_select(0, rows) - bounds[k],
+                                            torch.float32)
+            output = output.index_copy(0, rows, local)
             head_index = head_index.index_fill(0, rows, layer.shortlist_size + k - 1)
-        head = F.log_softmax(layer.head(hidden).float(), dim=1)
-        return output + head.gather(1, head_index.unsqueeze(1)).squeeze(1)
+        head = _PickedLogSoftmax.apply(hidden, layer.head.weight, layer.head.bias, head_index,
+                                       matmul_dtype or hidden.dtype)
+        return output + head
+
+
+class _PickedLogSoftmax(torch.autograd.Function):
+    """``log_softmax(x @ weight.T + bias)`` at one column per row, in float32.
+
+    The forward pass keeps the log-softmax; the backward pass turns it into
+    the softmax, then the gradient, in place. So no dense one-hot gradient
+    and no second tensor of logits' size is ever written, where
+    ``log_softmax`` then ``gather`` under autograd write three.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                columns: torch.Tensor, matmul_dtype: torch.dtype) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):  # the dtypes are explicit
+            if matmul_dtype == torch.float32 and bias is not None:
+                logits = torch.addmm(bias, x.float(), weight.t())
+            else:
+                logits = torch.mm(x.to(matmul_dtype), weight.to(matmul_dtype).t()).float()
+                if bias is not None:
+                    logits += bias
+            log_softmax = torch.log_softmax(logits, dim=1)
+            del logits
+            picked = log_softmax.gather(1, columns.unsqueeze(1)).squeeze(1)
+        ctx.save_for_backward(x, weight, log_softmax, columns)
+        ctx.matmul_dtype, ctx.has_bias = matmul_dtype, bias is not None
+        return picked
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight, log_softmax, columns = ctx.saved_tensors
+        d_x = d_weight = d_bias = None
+        with torch.autocast(x.device.type, enabled=False):
+            # d picked / d logits = one-hot(columns) - softmax(logits)
+            grad_logits = log_softmax.exp_().mul_(-grad.unsqueeze(1))
+            grad_logits.scatter_add_(1, columns.unsqueeze(1), grad.unsqueeze(1))
+            low = grad_logits.to(ctx.matmul_dtype)
+            if ctx.needs_input_grad[0]:
+                d_x = torch.mm(low, weight.to(ctx.matmul_dtype)).to(x.dtype)
+            if ctx.needs_input_grad[1]:
+                d_weight = torch.mm(low.t(), x.to(ctx.matmul_dtype)).to(weight.dtype)
+            if ctx.has_bias and ctx.needs_input_grad[2]:
+                d_bias = grad_logits.sum(dim=0)
+        return d_x, d_weight, d_bias, None, None

@@ -52,9 +52,10 @@ def projected_lstm(
 
     Parameters
     ----------
-    x_gates : Tensor of shape (stacks, batch, steps, 4 * cell)
+    x_gates : Tensor of shape (stacks, steps, batch, 4 * cell)
         The input's share of the gate pre-activations (input times the input
-        half of the kernel, plus the bias), for every step.
+        half of the kernel, plus the bias), for every step: time-major, as
+        every tensor of the recurrence, so that no step's block is copied.
     h0, c0 : Tensor of shape (stacks, batch, proj) and (stacks, batch, cell)
         The state before the first step.
     w_hidden : Tensor of shape (stacks, proj, 4 * cell)
@@ -72,7 +73,7 @@ def projected_lstm(
 
     Returns
     -------
-    outputs : Tensor of shape (stacks, batch, steps, proj)
+    outputs : Tensor of shape (stacks, steps, batch, proj)
         The projected output of every step.
     h, c : Tensor
         The state after the last step.
@@ -82,23 +83,22 @@ def projected_lstm(
 
 
 class _ProjectedLstm(torch.autograd.Function):
-    """Buffers are time-major, (steps, stacks, batch, width): a step is one contiguous block."""
+    """Buffers are (stacks, steps, batch, width): a step is one contiguous block per stack."""
 
     @staticmethod
     def forward(ctx: Any, x_gates: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
                 w_hidden: torch.Tensor, w_proj: torch.Tensor, forget_bias: float,
                 cell_clip: float | None, proj_clip: float | None, matmul_dtype: torch.dtype
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        stacks, batch, steps, four_cell = x_gates.shape
+        stacks, steps, batch, four_cell = x_gates.shape
         cell, proj = four_cell // 4, w_proj.shape[-1]
         dtype = h0.dtype
         # Becomes the activated gates, step by step, in place.
-        gates = x_gates.permute(2, 0, 1, 3).to(dtype, memory_format=torch.contiguous_format,
-                                               copy=True)
-        cells = h0.new_empty(steps + 1, stacks, batch, cell)   # c before each step, and after
-        hidden = h0.new_empty(steps + 1, stacks, batch, proj)  # h likewise
-        tanh_cells = h0.new_empty(steps, stacks, batch, cell)
-        mixed = h0.new_empty(steps, stacks, batch, cell)       # o * tanh(c), projected to h
+        gates = x_gates.to(dtype, memory_format=torch.contiguous_format, copy=True)
+        cells = h0.new_empty(stacks, steps + 1, batch, cell)   # c before each step, and after
+        hidden = h0.new_empty(stacks, steps + 1, batch, proj)  # h likewise
+        tanh_cells = h0.new_empty(stacks, steps, batch, cell)
+        mixed = h0.new_empty(stacks, steps, batch, cell)       # o * tanh(c), projected to h
         # Products into fresh tensors, then added or copied into the buffers:
         # measured faster than writing them into the buffers' slices in place.
         w_hidden_m, w_proj_m = w_hidden.to(matmul_dtype), w_proj.to(matmul_dtype)
@@ -106,38 +106,37 @@ class _ProjectedLstm(torch.autograd.Function):
         # the gradient's dtype, since products of mixed dtypes are not vectorised.
         masks = []
         if cell_clip is not None:
-            cell_kept = h0.new_empty(steps, stacks, batch, cell)
+            cell_kept = h0.new_empty(stacks, steps, batch, cell)
             masks.append(cell_kept)
         if proj_clip is not None:
-            proj_kept = h0.new_empty(steps, stacks, batch, proj)
+            proj_kept = h0.new_empty(stacks, steps, batch, proj)
             masks.append(proj_kept)
-        cells[0] = c0
-        hidden[0] = h0
+        cells[:, 0] = c0
+        hidden[:, 0] = h0
         for t in range(steps):
-            g = gates[t]
-            g.add_(torch.bmm(hidden[t].to(matmul_dtype), w_hidden_m))
+            g = gates[:, t]
+            g.add_(torch.bmm(hidden[:, t].to(matmul_dtype), w_hidden_m))
             g[..., cell:2 * cell].add_(forget_bias)
             g[..., :3 * cell].sigmoid_()
             g[..., 3 * cell:].tanh_()
             i, f, o, j = g.chunk(4, dim=-1)
-            c = cells[t + 1]
-            torch.mul(f, cells[t], out=c)
+            c = cells[:, t + 1]
+            torch.mul(f, cells[:, t], out=c)
             c.addcmul_(i, j)
             if cell_clip is not None:
-                cell_kept[t] = c.abs() <= cell_clip
+                cell_kept[:, t] = c.abs() <= cell_clip
                 c.clamp_(-cell_clip, cell_clip)
-            torch.tanh(c, out=tanh_cells[t])
-            torch.mul(o, tanh_cells[t], out=mixed[t])
-            h = hidden[t + 1]
-            h.copy_(torch.bmm(mixed[t].to(matmul_dtype), w_proj_m))
+            torch.tanh(c, out=tanh_cells[:, t])
+            torch.mul(o, tanh_cells[:, t], out=mixed[:, t])
+            h = hidden[:, t + 1]
+            h.copy_(torch.bmm(mixed[:, t].to(matmul_dtype), w_proj_m))
             if proj_clip is not None:
-                proj_kept[t] = h.abs() <= proj_clip
+                proj_kept[:, t] = h.abs() <= proj_clip
                 h.clamp_(-proj_clip, proj_clip)
         ctx.save_for_backward(gates, cells, tanh_cells, mixed, hidden, w_hidden, w_proj, *masks)
         ctx.clipped = (cell_clip is not None, proj_clip is not None)
         ctx.matmul_dtype, ctx.x_dtype = matmul_dtype, x_gates.dtype
-        outputs = hidden[1:].permute(1, 2, 0, 3).contiguous()
-        return outputs, hidden[steps].clone(), cells[steps].clone()
+        return hidden[:, 1:].clone(), hidden[:, steps].clone(), cells[:, steps].clone()
 
     @staticmethod
     def backward(ctx: Any, d_outputs: torch.Tensor | None, d_h_last: torch.Tensor | None,
@@ -145,13 +144,12 @@ class _ProjectedLstm(torch.autograd.Function):
         gates, cells, tanh_cells, mixed, hidden, w_hidden, w_proj, *masks = ctx.saved_tensors
         cell_kept = masks.pop(0) if ctx.clipped[0] else None
         proj_kept = masks.pop(0) if ctx.clipped[1] else None
-        steps, stacks, batch, four_cell = gates.shape
+        stacks, steps, batch, four_cell = gates.shape
         cell = four_cell // 4
         d_gates = torch.empty_like(gates)
-        d_hidden = torch.empty_like(hidden[1:])   # gradient of each step's h before its clip
-        d_out = None if d_outputs is None else d_outputs.permute(2, 0, 1, 3).contiguous()
-        d_h = torch.zeros_like(hidden[0]) if d_h_last is None else d_h_last.clone()
-        d_c = torch.zeros_like(cells[0]) if d_c_last is None else d_c_last.clone()
+        d_hidden = torch.empty_like(hidden[:, 1:])  # gradient of each step's h before its clip
+        d_h = torch.zeros_like(hidden[:, 0]) if d_h_last is None else d_h_last.clone()
+        d_c = torch.zeros_like(cells[:, 0]) if d_c_last is None else d_c_last.clone()
         dtype, matmul_dtype = gates.dtype, ctx.matmul_dtype
         w_hidden_t = w_hidden.to(matmul_dtype).transpose(1, 2)
         w_proj_t = w_proj.to(matmul_dtype).transpose(1, 2)
@@ -160,38 +158,38 @@ class _ProjectedLstm(torch.autograd.Function):
             return torch.bmm(a.to(matmul_dtype), b.to(matmul_dtype)).to(dtype)
 
         for t in reversed(range(steps)):
-            if d_out is not None:
-                d_h = d_h + d_out[t]
+            if d_outputs is not None:
+                d_h = d_h + d_outputs[:, t]
             if proj_kept is not None:
-                d_h = d_h * proj_kept[t]
-            d_hidden[t] = d_h
+                d_h = d_h * proj_kept[:, t]
+            d_hidden[:, t] = d_h
             d_mixed = product(d_h, w_proj_t)
-            i, f, o, j = gates[t].chunk(4, dim=-1)
-            tanh_c = tanh_cells[t]
+            i, f, o, j = gates[:, t].chunk(4, dim=-1)
+            tanh_c = tanh_cells[:, t]
             # Into the cell state through tanh(c), then through its clip.
             d_c = d_c + _tanh_backward(d_mixed * o, tanh_c, grad_input=torch.empty_like(d_c))
             if cell_kept is not None:
-                d_c = d_c * cell_kept[t]
-            d_g = d_gates[t]
+                d_c = d_c * cell_kept[:, t]
+            d_g = d_gates[:, t]
             d_i, d_f, d_o, d_j = d_g.chunk(4, dim=-1)
             torch.mul(d_c, j, out=d_i)
-            torch.mul(d_c, cells[t], out=d_f)
+            torch.mul(d_c, cells[:, t], out=d_f)
             torch.mul(d_mixed, tanh_c, out=d_o)
-            _sigmoid_backward(d_g[..., :3 * cell], gates[t, ..., :3 * cell],
+            _sigmoid_backward(d_g[..., :3 * cell], gates[:, t, ..., :3 * cell],
                               grad_input=d_g[..., :3 * cell])
             _tanh_backward(d_c * i, j, grad_input=d_j)
             d_c = d_c * f
             d_h = product(d_g, w_hidden_t)
         # Each weight gradient over all steps in one product per stack.
-        d_w_hidden = product(_stack_major(hidden[:steps]).transpose(1, 2),
-                             _stack_major(d_gates)).to(w_hidden.dtype)
-        d_w_proj = product(_stack_major(mixed).transpose(1, 2),
-                           _stack_major(d_hidden)).to(w_proj.dtype)
-        d_x_gates = d_gates.permute(1, 2, 0, 3).to(ctx.x_dtype)
-        return d_x_gates, d_h, d_c, d_w_hidden, d_w_proj, None, None, None, None
+        d_w_hidden = product(_all_steps(hidden[:, :steps]).transpose(1, 2),
+                             _all_steps(d_gates)).to(w_hidden.dtype)
+        d_w_proj = product(_all_steps(mixed).transpose(1, 2),
+                           _all_steps(d_hidden)).to(w_proj.dtype)
+        return (d_gates.to(ctx.x_dtype), d_h, d_c, d_w_hidden, d_w_proj, None, None, None,
+                None)
 
 
-def _stack_major(steps_first: torch.Tensor) -> torch.Tensor:
-    """(steps, stacks, batch, width) as (stacks, steps * batch, width)."""
-    steps, stacks, batch, width = steps_first.shape
-    return steps_first.transpose(0, 1).reshape(stacks, steps * batch, width)
+def _all_steps(buffer: torch.Tensor) -> torch.Tensor:
+    """(stacks, steps, batch, width) as (stacks, steps * batch, width)."""
+    stacks, steps, batch, width = buffer.shape
+    return buffer.reshape(stacks, steps * batch, width)

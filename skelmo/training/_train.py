@@ -506,7 +506,7 @@ def evaluate_perplexity(
 def _features(model: TrainableBiLM, window: Any, char_ids: torch.Tensor,
               state: tuple[torch.Tensor, torch.Tensor], precision: str = "float32"
               ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """Both directions' top-layer outputs for a window, shape (2, batch, steps, proj).
+    """Both directions' top-layer outputs for a window, time-major: (2, steps, batch, proj).
 
     With ``precision="bfloat16"`` the matrix products and convolutions run in
     bfloat16 (autocast, and the recurrence's own products); weights, state,
@@ -514,7 +514,7 @@ def _features(model: TrainableBiLM, window: Any, char_ids: torch.Tensor,
     """
     device = char_ids.device
     forward, backward = window.forward.to(device), window.backward.to(device)
-    inputs = torch.stack([forward[:, :-1], backward[:, :-1]])
+    inputs = torch.stack([forward[:, :-1], backward[:, :-1]]).transpose(1, 2)
     low = precision == "bfloat16"
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=low):
         # Each distinct word of the window goes through the character encoder once.
@@ -525,22 +525,22 @@ def _features(model: TrainableBiLM, window: Any, char_ids: torch.Tensor,
 
 
 def _log_probs(softmax: LmSoftmax, features: torch.Tensor, window: Any,
-               targets: torch.Tensor) -> torch.Tensor:
+               targets: torch.Tensor, matmul_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Log-probability of each direction's next words, shape (2, batch * steps)."""
     device = features.device
     # One pass through the shared output layer for both directions.
-    next_words = torch.stack([window.forward[:, 1:], window.backward[:, 1:]]).to(device)
+    next_words = torch.stack([window.forward[:, 1:],
+                              window.backward[:, 1:]]).transpose(1, 2).to(device)
     log_p = softmax.log_prob(features.reshape(-1, features.shape[-1]),
-                             targets[next_words].reshape(-1))
+                             targets[next_words].reshape(-1), matmul_dtype)
     return log_p.view(2, -1)
 
 
 def _loss(softmax: LmSoftmax, features: torch.Tensor, window: Any,
           targets: torch.Tensor, precision: str = "float32") -> torch.Tensor:
     """The training loss: the mean of the two directions' mean negative log-likelihoods."""
-    with torch.autocast(features.device.type, dtype=torch.bfloat16,
-                        enabled=precision == "bfloat16"):
-        return -_log_probs(softmax, features, window, targets).mean()
+    matmul_dtype = torch.bfloat16 if precision == "bfloat16" else None
+    return -_log_probs(softmax, features, window, targets, matmul_dtype).mean()
 
 
 # The fields of ElmoOptions that define the network (the others are notes).

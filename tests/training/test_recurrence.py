@@ -16,8 +16,8 @@ def _reference(x_gates, h, c, w_hidden, w_proj, cell_clip, proj_clip):
     Gates in the recurrence's order: input, forget, output, candidate.
     """
     outputs = []
-    for t in range(x_gates.shape[1]):
-        i, f, o, j = (x_gates[:, t] + h @ w_hidden).chunk(4, dim=-1)
+    for t in range(x_gates.shape[0]):
+        i, f, o, j = (x_gates[t] + h @ w_hidden).chunk(4, dim=-1)
         c = torch.sigmoid(f + FORGET_BIAS) * c + torch.sigmoid(i) * torch.tanh(j)
         if cell_clip is not None:
             c = c.clamp(-cell_clip, cell_clip)
@@ -25,7 +25,7 @@ def _reference(x_gates, h, c, w_hidden, w_proj, cell_clip, proj_clip):
         if proj_clip is not None:
             h = h.clamp(-proj_clip, proj_clip)
         outputs.append(h)
-    return torch.stack(outputs, dim=1), h, c
+    return torch.stack(outputs), h, c
 
 
 def _inputs(stacks, batch, steps, proj, cell, dtype, scale, seed=0):
@@ -34,7 +34,7 @@ def _inputs(stacks, batch, steps, proj, cell, dtype, scale, seed=0):
     def rand(*shape):
         return (torch.randn(*shape, generator=g, dtype=dtype) * scale).requires_grad_()
 
-    return (rand(stacks, batch, steps, 4 * cell), rand(stacks, batch, proj),
+    return (rand(stacks, steps, batch, 4 * cell), rand(stacks, batch, proj),
             rand(stacks, batch, cell), rand(stacks, proj, 4 * cell), rand(stacks, cell, proj))
 
 
@@ -42,7 +42,7 @@ def _inputs(stacks, batch, steps, proj, cell, dtype, scale, seed=0):
 def test_loss_and_gradients_match_the_per_step_reference(clips):
     """Float32, the trainer's sizes shrunk; tight clips make clipping happen."""
     args = _inputs(2, 5, 7, 4, 6, torch.float32, scale=0.6)
-    weights = [torch.randn(2, 5, 7, 4, generator=torch.Generator().manual_seed(1)),
+    weights = [torch.randn(2, 7, 5, 4, generator=torch.Generator().manual_seed(1)),
                torch.randn(2, 5, 4), torch.randn(2, 5, 6)]
     out, h, c = projected_lstm(*args, FORGET_BIAS, *clips)
     loss = (out * weights[0]).sum() + (h * weights[1]).sum() + (c * weights[2]).sum()

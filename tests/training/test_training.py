@@ -184,15 +184,16 @@ def test_exported_model_gives_the_engine_the_trained_outputs(corpus_files, tmp_p
     with torch.no_grad():
         for row, sentence in enumerate(sentences):
             tokens = ["<S>", *sentence, "</S>"]
-            x = model.encode(torch.from_numpy(np.stack([token_to_ids(t) for t in tokens])))[None]
-            outputs, _, _ = model.run_stacks(torch.stack([x, x.flip(1)]),
+            x = model.encode(torch.from_numpy(np.stack([token_to_ids(t) for t in tokens])))
+            time_major = x[:, None]  # (steps, batch of one, proj)
+            outputs, _, _ = model.run_stacks(torch.stack([time_major, time_major.flip(0)]),
                                              model.zero_state(1, torch.device("cpu")))
-            top = torch.cat([outputs[0, 0], outputs[1, 0].flip(0)], dim=-1)
+            top = torch.cat([outputs[0, :, 0], outputs[1, :, 0].flip(0)], dim=-1)
             n = len(tokens)
             np.testing.assert_allclose(expected.layers[-1][row, :n].numpy(), top.numpy(),
                                        atol=1e-5)
             np.testing.assert_allclose(expected.layers[0][row, :n].numpy(),
-                                       torch.cat([x[0], x[0]], -1).numpy(), atol=1e-5)
+                                       torch.cat([x, x], -1).numpy(), atol=1e-5)
 
 
 def test_same_seed_same_model_other_seed_other_model(corpus_files, tmp_path):
@@ -440,10 +441,18 @@ def test_output_layer_log_probabilities_are_torchs(n_words):
     got = layer.log_prob(hidden, targets)
     want = layer.layer(hidden, targets).output
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
-    grad_got = torch.autograd.grad(got.sum(), hidden)[0]
-    grad_want = torch.autograd.grad(layer.layer(hidden, targets).output.sum(), hidden)[0]
-    torch.testing.assert_close(grad_got, grad_want, rtol=1e-6, atol=1e-6)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        low = layer.log_prob(hidden, targets)
+    inputs = [hidden, *layer.parameters()]
+    weights = torch.randn(300)  # an uneven upstream gradient
+    grad_got = torch.autograd.grad((got * weights).sum(), inputs, allow_unused=True)
+    grad_want = torch.autograd.grad((layer.layer(hidden, targets).output * weights).sum(),
+                                    inputs, allow_unused=True)
+    assert grad_got[0] is not None and grad_got[1] is not None  # the input and the head
+    for g, w in zip(grad_got, grad_want):
+        assert (g is None) == (w is None)  # a cluster no target falls in gets no gradient
+        if g is not None:
+            torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6)
+    low = layer.log_prob(hidden, targets, matmul_dtype=torch.bfloat16)
     assert low.dtype == torch.float32
     torch.testing.assert_close(low, want, rtol=0, atol=0.1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the dtypes are explicit, not ambient
+        torch.testing.assert_close(layer.log_prob(hidden, targets), got, rtol=0, atol=0)

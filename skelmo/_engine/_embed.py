@@ -60,12 +60,17 @@ class ElmoEmbedder:
     bilm : BiLM
         The model, already on its device.
     batch_size : int, default=64
-        At most this many sentences per forward pass.
+        At most this many sentences per batch, and rows per forward pass:
+        the batches of a forward pass run with their sentences back to back
+        in ``batch_size`` rows (consecutive batches of the input under
+        ``"stateful"``, packed after the shortest row under ``"warm"`` and
+        ``"zero"``; batch by batch with ``keep_boundaries``).
     max_batch_tokens : int, default=DEFAULT_MAX_BATCH_TOKENS
-        At most this many positions per forward pass (sentences times the
-        longest one's length, ``<S>`` and ``</S>`` included): memory is
-        bounded by it, not by the input. A longer sentence runs alone.
-        Results do not depend on it.
+        At most this many positions per batch (sentences times the longest
+        one's length, ``<S>`` and ``</S>`` included) and per forward pass
+        (rows times the longest row's length): memory is bounded by it, not
+        by the input. A longer sentence runs alone. Results do not depend
+        on it.
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"``: the LSTM's matrix products in bfloat16 with float32
         accumulation, state and outputs; only where the hardware multiplies

@@ -148,11 +148,11 @@ class TrainableBiLM(nn.Module):
             w_proj = torch.stack([self.projections[d * o.n_layers + layer] for d in range(2)])
             inputs = F.dropout(x, self.dropout, self.training)
             # The input half of every gate, for all steps of both stacks at once.
-            x_gates = torch.baddbmm(biases[:, None], inputs.reshape(stacks, -1, proj),
-                                    kernels[:, :proj]).view(stacks, steps, batch, -1)
+            x_gates = torch.bmm(inputs.reshape(stacks, -1, proj),
+                                kernels[:, :proj]).view(stacks, steps, batch, -1)
             out, h, c = projected_lstm(x_gates, state[0][:, layer], state[1][:, layer],
                                        kernels[:, proj:], w_proj, FORGET_BIAS,
-                                       o.cell_clip, o.proj_clip, matmul_dtype)
+                                       o.cell_clip, o.proj_clip, matmul_dtype, bias=biases)
             h_final.append(h)
             c_final.append(c)
             x = out + x if (layer > 0 and o.use_skip_connections) else out

@@ -44,6 +44,7 @@ def projected_lstm(
     cell_clip: float | None,
     proj_clip: float | None,
     matmul_dtype: torch.dtype | None = None,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run stacked LSTM cells over ``steps`` time steps.
 
@@ -54,8 +55,8 @@ def projected_lstm(
     ----------
     x_gates : Tensor of shape (stacks, steps, batch, 4 * cell)
         The input's share of the gate pre-activations (input times the input
-        half of the kernel, plus the bias), for every step: time-major, as
-        every tensor of the recurrence, so that no step's block is copied.
+        half of the kernel), for every step: time-major, as every tensor of
+        the recurrence, so that no step's block is copied.
     h0, c0 : Tensor of shape (stacks, batch, proj) and (stacks, batch, cell)
         The state before the first step.
     w_hidden : Tensor of shape (stacks, proj, 4 * cell)
@@ -70,6 +71,9 @@ def projected_lstm(
         The dtype of the matrix products (``torch.bfloat16`` for mixed
         precision); None for the state's dtype. The state, the gates and all
         elementwise work stay in the state's dtype (float32).
+    bias : Tensor of shape (stacks, 4 * cell), optional
+        Added to ``x_gates`` (in the pass that copies them into the gates'
+        buffer, instead of a pass of its own).
 
     Returns
     -------
@@ -78,7 +82,7 @@ def projected_lstm(
     h, c : Tensor
         The state after the last step.
     """
-    return _ProjectedLstm.apply(x_gates, h0, c0, w_hidden, w_proj, forget_bias, cell_clip,
+    return _ProjectedLstm.apply(x_gates, h0, c0, w_hidden, w_proj, bias, forget_bias, cell_clip,
                                 proj_clip, matmul_dtype or h0.dtype)
 
 
@@ -87,14 +91,21 @@ class _ProjectedLstm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x_gates: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
-                w_hidden: torch.Tensor, w_proj: torch.Tensor, forget_bias: float,
-                cell_clip: float | None, proj_clip: float | None, matmul_dtype: torch.dtype
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                w_hidden: torch.Tensor, w_proj: torch.Tensor, bias: torch.Tensor | None,
+                forget_bias: float, cell_clip: float | None, proj_clip: float | None,
+                matmul_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         stacks, steps, batch, four_cell = x_gates.shape
         cell, proj = four_cell // 4, w_proj.shape[-1]
         dtype = h0.dtype
+        # The bias and the forget gate's constant, added as x_gates are copied.
+        offset = h0.new_zeros(stacks, four_cell) if bias is None else bias.to(dtype, copy=True)
+        offset[:, cell : 2 * cell] += forget_bias
         # Becomes the activated gates, step by step, in place.
-        gates = x_gates.to(dtype, memory_format=torch.contiguous_format, copy=True)
+        if x_gates.dtype == dtype:
+            gates = torch.add(x_gates, offset[:, None, None])
+        else:  # a mixed-type addition would take a slow path: convert first
+            gates = x_gates.to(dtype, memory_format=torch.contiguous_format, copy=True)
+            gates += offset[:, None, None]
         cells = h0.new_empty(stacks, steps + 1, batch, cell)   # c before each step, and after
         hidden = h0.new_empty(stacks, steps + 1, batch, proj)  # h likewise
         tanh_cells = h0.new_empty(stacks, steps, batch, cell)
@@ -116,7 +127,6 @@ class _ProjectedLstm(torch.autograd.Function):
         for t in range(steps):
             g = gates[:, t]
             g.add_(torch.bmm(hidden[:, t].to(matmul_dtype), w_hidden_m))
-            g[..., cell:2 * cell].add_(forget_bias)
             g[..., :3 * cell].sigmoid_()
             g[..., 3 * cell:].tanh_()
             i, f, o, j = g.chunk(4, dim=-1)
@@ -135,6 +145,7 @@ class _ProjectedLstm(torch.autograd.Function):
                 h.clamp_(-proj_clip, proj_clip)
         ctx.save_for_backward(gates, cells, tanh_cells, mixed, hidden, w_hidden, w_proj, *masks)
         ctx.clipped = (cell_clip is not None, proj_clip is not None)
+        ctx.bias_dtype = None if bias is None else bias.dtype
         ctx.matmul_dtype, ctx.x_dtype = matmul_dtype, x_gates.dtype
         return hidden[:, 1:].clone(), hidden[:, steps].clone(), cells[:, steps].clone()
 
@@ -185,8 +196,11 @@ class _ProjectedLstm(torch.autograd.Function):
                              _all_steps(d_gates)).to(w_hidden.dtype)
         d_w_proj = product(_all_steps(mixed).transpose(1, 2),
                            _all_steps(d_hidden)).to(w_proj.dtype)
-        return (d_gates.to(ctx.x_dtype), d_h, d_c, d_w_hidden, d_w_proj, None, None, None,
-                None)
+        d_bias = None
+        if ctx.bias_dtype is not None and ctx.needs_input_grad[5]:
+            d_bias = d_gates.sum(dim=(1, 2)).to(ctx.bias_dtype)
+        return (d_gates.to(ctx.x_dtype), d_h, d_c, d_w_hidden, d_w_proj, d_bias, None, None,
+                None, None)
 
 
 def _all_steps(buffer: torch.Tensor) -> torch.Tensor:

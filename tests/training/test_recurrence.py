@@ -102,3 +102,19 @@ def test_bfloat16_products_stay_close_to_float32():
     out, _, _ = projected_lstm(x_low, *args[1:], FORGET_BIAS, None, None, torch.bfloat16)
     (grad,) = torch.autograd.grad(out.sum(), x_low)
     assert grad.dtype == torch.bfloat16
+
+
+def test_bias_is_added_to_the_input_gates():
+    """The bias argument computes what adding it to x_gates does, gradients included."""
+    args = _inputs(2, 3, 4, 2, 3, torch.float64, scale=1.0, seed=5)
+    bias = (torch.randn(2, 12, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+            .requires_grad_())
+    with_bias = projected_lstm(*args, FORGET_BIAS, 1.1, 0.7, bias=bias)
+    added = projected_lstm(args[0] + bias[:, None, None], *args[1:], FORGET_BIAS, 1.1, 0.7)
+    for got, want in zip(with_bias, added):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    (d_bias, d_x) = torch.autograd.grad(with_bias[0].sum(), [bias, args[0]])
+    torch.testing.assert_close(d_bias, d_x.sum(dim=(1, 2)), rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(
+        lambda x, b: projected_lstm(x, *args[1:], FORGET_BIAS, 1.1, 0.7, bias=b),
+        (args[0], bias), eps=1e-6, atol=1e-6)

@@ -493,8 +493,8 @@ class LstmStack(nn.Module):
             if words is not None:
                 # The first layer reads each position's row of a per-word table.
                 vectors, index = words
-                table = self._input_gates(direction * self.n_layers, vectors, bfloat16)
-                word_gates = (table, index if direction == 0 else index.gather(0, reverse_index))
+                word_gates = (self._input_gates(direction * self.n_layers, vectors, bfloat16),
+                              index if direction == 0 else index.gather(0, reverse_index))
                 layer_input = inputs  # not read by the first layer, and no skip connection
             else:
                 layer_input = inputs if direction == 0 else _gather_time(inputs, reverse_index)
@@ -506,6 +506,7 @@ class LstmStack(nn.Module):
                 layer_out = self._run_layer(k, layer_input, active, final_h[direction, layer],
                                             final_c[direction, layer], same_start, bfloat16,
                                             word_gates if layer == 0 else None, restart)
+                word_gates = None  # the table (distinct words x 4 * cell) is not read again
                 if layer > 0 and self.use_skip_connections:
                     layer_out[:steps] += layer_input
                 flat = layer_out.view(-1, proj)

@@ -13,7 +13,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skelmo import BiLM, ElmoEmbedder, ElmoVectorizer, write_model
+from skelmo import BiLM, ElmoEmbedder, ElmoVectorizer, batch_to_ids, write_model
 from skelmo._engine import LstmStack, bfloat16_supported, torch_threads
 from skelmo._engine._blocks import block_width_candidates, gate_block_width
 from skelmo.testing import make_options, make_random_weights
@@ -191,3 +191,23 @@ def test_packed_rows_give_the_per_batch_vectors(options, docs, data):
     per_batch = ElmoEmbedder(bilm, batch_size=batch_size, state=state,
                              keep_boundaries=True).embed_sentences(docs)
     _assert_same(packed, [layers[:, 1:-1] for layers in per_batch])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_word_vectors_do_not_depend_on_the_call_at_published_widths(threads):
+    # The published models' highway and projection products have an inner
+    # dimension of 2,048: BLAS sums them in another order for a few hundred
+    # rows than for a few dozen, so the encoder must never see such counts.
+    options = make_options(char_dim=16, filters=((1, 1024), (2, 1024)), n_highway=1,
+                           projection_dim=512, cell_dim=32, n_layers=1)
+    weights = make_random_weights(options, seed=8)
+    rng = np.random.default_rng(3)
+    words = sorted({"".join(rng.choice(list("abcdefghijklmnop"), size=int(rng.integers(2, 8))))
+                    for _ in range(700)})
+    ids = batch_to_ids([words])[0]
+    with torch_threads(threads):
+        together = BiLM.from_weights(options, weights).encode_distinct(ids)
+        for size in (1, 40, 300):
+            fresh = BiLM.from_weights(options, weights)
+            parts = [fresh.encode_distinct(ids[i : i + size]) for i in range(0, len(words), size)]
+            assert torch.equal(torch.cat(parts), together), size

@@ -90,6 +90,9 @@ _ELEMENT_GROUP = 256
 # with one thread, 256 with two, and in another beyond (a test covers it).
 _ENCODER_CHUNK = 64
 
+# Rows of one block of the output projection's product (see _rows_product).
+_PRODUCT_ROWS = 64
+
 # The character encoder reads only the columns a token needs (see
 # character_columns), rounded up to a multiple of this: tokens of similar
 # lengths share one convolution, and a token's width depends on it alone.
@@ -681,13 +684,13 @@ class LstmStack(nn.Module):
                     m_low_n = m_low[:rows].view(rows, per_gate, width).transpose(0, 1)
                     torch.mul(m_n, o, out=m_low_n)
                     h_low_n = h_low[:rows]
-                    torch.mm(m_low[:rows], w_proj, out=h_low_n)
+                    _rows_product(m_low[:rows], w_proj, h_low_n)
                     if self.proj_clip is not None:
                         h_low_n.clamp_(-self.proj_clip, self.proj_clip)
                     h_n.copy_(h_low_n)
                 else:
                     m_n.mul_(o)
-                    torch.mm(m[:rows], w_proj, out=h_n)
+                    _rows_product(m[:rows], w_proj, h_n)
                     if self.proj_clip is not None:
                         h_n.clamp_(-self.proj_clip, self.proj_clip)
                 if t == 0 and same_start:
@@ -701,6 +704,23 @@ class LstmStack(nn.Module):
                     final_h[done:n] = h[done:n]
                     final_c[done:n] = c[done:n]
         return out
+
+
+def _rows_product(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
+    """``out = a @ b`` in blocks of _PRODUCT_ROWS rows when ``a`` has more.
+
+    The output projection's inner dimension is the cell (4,096 values in the
+    published models), where BLAS changes its summation order past a few
+    hundred rows (see _ENCODER_CHUNK); every block holds exactly
+    _PRODUCT_ROWS rows (the last one overlaps the one before), so a row's
+    result does not depend on the batch size.
+    """
+    n = a.shape[0]
+    if n <= _PRODUCT_ROWS:
+        torch.mm(a, b, out=out)
+        return
+    for start in [*range(0, n - _PRODUCT_ROWS, _PRODUCT_ROWS), n - _PRODUCT_ROWS]:
+        torch.mm(a[start : start + _PRODUCT_ROWS], b, out=out[start : start + _PRODUCT_ROWS])
 
 
 def _rows_per_step(marks: torch.Tensor) -> dict[int, torch.Tensor]:

@@ -211,3 +211,17 @@ def test_word_vectors_do_not_depend_on_the_call_at_published_widths(threads):
             fresh = BiLM.from_weights(options, weights)
             parts = [fresh.encode_distinct(ids[i : i + size]) for i in range(0, len(words), size)]
             assert torch.equal(torch.cat(parts), together), size
+
+
+def test_large_batches_at_published_widths():
+    # The output projection's inner dimension is the cell: with one thread MKL
+    # sums it in another order beyond 176 rows, which a batch of 250 reaches.
+    options = make_options(char_dim=4, filters=((1, 16),), n_highway=0, projection_dim=512,
+                           cell_dim=2048, n_layers=1)
+    bilm = BiLM.from_weights(options, make_random_weights(options, seed=9))
+    rng = np.random.default_rng(4)
+    docs = [["".join(rng.choice(list("abcdef"), size=int(rng.integers(1, 6))))
+             for _ in range(int(rng.integers(1, 6)))] for _ in range(250)]
+    with torch_threads(1):
+        large = _embed(bilm, docs, 250, "warm")
+        _assert_same(_embed(bilm, docs, 7, "warm"), large)

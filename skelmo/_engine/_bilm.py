@@ -627,7 +627,8 @@ class LstmStack(nn.Module):
             g_low = self._scratch_tensor("gates_low", n_blocks * batch * width, h_low)
         if restart is not None:
             restart_h, restart_c, restart_rows = restart
-            restart_h_low = restart_h.to(torch.bfloat16)
+            if bfloat16:
+                restart_h_low = restart_h.to(torch.bfloat16)
         for start in range(0, steps, _TIME_CHUNK):
             stop = min(start + _TIME_CHUNK, steps)
             if active[start] == 0:
@@ -1092,21 +1093,12 @@ class BiLM(nn.Module):
                              "sentence in each group.")
         tokens = tokens.to(self.device)
         lengths = lengths.to(self.device)
-        # The backward direction reverses each sentence in place.
-        reverse_index = np.tile(np.arange(tokens.shape[1]), (tokens.shape[0], 1))
-        selections = []
-        for group in groups:
-            for row, start, length in group:
-                reverse_index[row, start : start + length] = np.arange(start + length - 1,
-                                                                       start - 1, -1)
-            row, start, length = (torch.tensor(column, dtype=torch.long, device=self.device)
-                                  for column in zip(*group))
-            width = int(length.max()) - (0 if keep_boundaries else 2)
-            selections.append(_Sentences(row, start, length, width))
+        reverse_index, _, selections = _placed_sentences(
+            groups, tokens.shape[:2], 0 if keep_boundaries else 2, self.device)
         results, final = self._run_stack(
             tokens, lengths, state, selections, keep_boundaries, last_steps=True,
             same_start=False, precision=precision, token_ids=token_ids,
-            reverse_index=torch.from_numpy(reverse_index).to(self.device))
+            reverse_index=reverse_index)
         return [BiLMOutput(layers=layers, mask=mask, state=None)
                 for layers, mask in results], final
 
@@ -1167,24 +1159,12 @@ class BiLM(nn.Module):
                              state.expand(2), precision=precision)
         start_state = LstmState(torch.stack([after.h[0, :, :1], after.h[1, :, 1:]]),
                                 torch.stack([after.c[0, :, :1], after.c[1, :, 1:]]))
-        rows, steps = tokens.shape[:2]
-        reverse_index = np.tile(np.arange(steps), (rows, 1))
-        starts = np.zeros((rows, steps), dtype=bool)
-        selections = []
-        for group in groups:
-            for row, start, length in group:
-                reverse_index[row, start : start + length] = np.arange(start + length - 1,
-                                                                       start - 1, -1)
-                if length:
-                    starts[row, start] = True
-            row, start, length = (torch.tensor(column, dtype=torch.long, device=self.device)
-                                  for column in zip(*group))
-            selections.append(_Sentences(row, start, length, int(length.max())))
+        reverse_index, starts, selections = _placed_sentences(groups, tokens.shape[:2], 0,
+                                                              self.device)
         results, _ = self._run_stack(
-            tokens, lengths, self.zero_state(rows), selections, keep_boundaries=True,
+            tokens, lengths, self.zero_state(tokens.shape[0]), selections, keep_boundaries=True,
             last_steps=True, same_start=False, precision=precision, token_ids=token_ids,
-            reverse_index=torch.from_numpy(reverse_index).to(self.device),
-            restarts=(start_state, torch.from_numpy(starts).to(self.device)))
+            reverse_index=reverse_index, restarts=(start_state, starts))
         return [BiLMOutput(layers=layers, mask=mask, state=None) for layers, mask in results]
 
     def _run_stack(
@@ -1254,6 +1234,33 @@ class _Sentences:
     starts: torch.Tensor
     lengths: torch.Tensor
     width: int
+
+
+def _placed_sentences(
+    groups: Sequence[Sequence[tuple[int, int, int]]], shape: tuple[int, int], dropped: int,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, list[_Sentences]]:
+    """Where sentences placed back to back in rows (``(row, start, length)`` per group) lie.
+
+    Returns the backward direction's reading order (each sentence reversed in
+    place), a (rows, time) mask of each sentence's first position, and one
+    selection per group, its width the group's longest sentence less
+    ``dropped`` positions (its boundaries, when they are not returned).
+    """
+    reverse_index = np.tile(np.arange(shape[1]), (shape[0], 1))
+    starts = np.zeros(shape, dtype=bool)
+    selections = []
+    for group in groups:
+        for row, start, length in group:
+            reverse_index[row, start : start + length] = np.arange(start + length - 1,
+                                                                   start - 1, -1)
+            if length:
+                starts[row, start] = True
+        row, start, length = (torch.tensor(column, dtype=torch.long, device=device)
+                              for column in zip(*group))
+        selections.append(_Sentences(row, start, length, int(length.max()) - dropped))
+    return (torch.from_numpy(reverse_index).to(device), torch.from_numpy(starts).to(device),
+            selections)
 
 
 def _length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:

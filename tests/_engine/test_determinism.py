@@ -58,6 +58,13 @@ def _draw_batching(data):
             data.draw(st.integers(1, 400), label="max_batch_tokens"))
 
 
+def _random_docs(seed, n_docs, letters, max_words, max_letters):
+    """Seeded documents of random lowercase words, at least one word each."""
+    rng = np.random.default_rng(seed)
+    return [["".join(rng.choice(list(letters), size=int(rng.integers(1, max_letters))))
+             for _ in range(int(rng.integers(1, max_words)))] for _ in range(n_docs)]
+
+
 def _assert_same(left, right):
     assert len(left) == len(right)
     for a, b in zip(left, right):
@@ -132,9 +139,7 @@ def test_every_block_width_gives_the_same_bits(cell_dim, precision):
     options = make_options(char_dim=4, filters=((1, 8), (2, 8)), n_highway=1,
                            projection_dim=24, cell_dim=cell_dim, cell_clip=3.0, proj_clip=3.0)
     weights = make_random_weights(options, seed=5)
-    rng = np.random.default_rng(0)
-    docs = [["".join(rng.choice(list("abcdefgh"), size=int(rng.integers(1, 9))))
-             for _ in range(int(rng.integers(1, 30)))] for _ in range(40)]
+    docs = _random_docs(0, 40, "abcdefgh", max_words=30, max_letters=9)
     bilm = BiLM.from_weights(options, weights)
     assert gate_block_width(24, cell_dim) in block_width_candidates(cell_dim)
     results = {}
@@ -168,9 +173,7 @@ def test_vectors_do_not_depend_on_the_batch_at_published_widths(state, keep_boun
                            projection_dim=512, cell_dim=2048, n_layers=1,
                            cell_clip=3.0, proj_clip=3.0)
     bilm = BiLM.from_weights(options, make_random_weights(options, seed=7))
-    rng = np.random.default_rng(1)
-    docs = [["".join(rng.choice(list("abcdefghij"), size=int(rng.integers(1, 8))))
-             for _ in range(int(rng.integers(1, 25)))] for _ in range(48)]
+    docs = _random_docs(1, 48, "abcdefghij", max_words=25, max_letters=8)
     with torch_threads(2):
         def embed(part, batch_size):
             return ElmoEmbedder(bilm, batch_size=batch_size, state=state,
@@ -219,9 +222,7 @@ def test_large_batches_at_published_widths():
     options = make_options(char_dim=4, filters=((1, 16),), n_highway=0, projection_dim=512,
                            cell_dim=2048, n_layers=1)
     bilm = BiLM.from_weights(options, make_random_weights(options, seed=9))
-    rng = np.random.default_rng(4)
-    docs = [["".join(rng.choice(list("abcdef"), size=int(rng.integers(1, 6))))
-             for _ in range(int(rng.integers(1, 6)))] for _ in range(250)]
+    docs = _random_docs(4, 250, "abcdef", max_words=6, max_letters=6)
     with torch_threads(1):
         large = _embed(bilm, docs, 250, "warm")
         _assert_same(_embed(bilm, docs, 7, "warm"), large)

@@ -4,7 +4,7 @@ Run ``skelmo --help`` (or ``python -m skelmo --help``) for the subcommands and
 ``skelmo SUBCOMMAND --help`` for their options. Exit status: 0 on success,
 1 on a runtime error (the message goes to stderr), 2 on a usage error, 130
 when interrupted (Ctrl-C, SIGINT) and 143 when terminated (SIGTERM, during
-``skelmo embed``).
+``skelmo embed`` and ``skelmo train``).
 
 Start-up is light: this module imports neither torch nor h5py; each
 subcommand imports what it needs when it runs, so ``--help``, ``--version``
@@ -41,7 +41,7 @@ class CommandError(Exception):
 
 
 class _Terminated(BaseException):
-    """SIGTERM, raised in the main thread while ``skelmo embed`` runs; exit status 143.
+    """SIGTERM, raised in the main thread while ``skelmo embed`` or ``train`` runs; exit 143.
 
     A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on
     the way up stops it.
@@ -103,7 +103,7 @@ def _main(argv: list[str] | None) -> int:
     except KeyError as exc:
         print(f"skelmo: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
-    except (CommandError, OSError, ValueError, RuntimeError, TypeError) as exc:
+    except (CommandError, OSError, ValueError, RuntimeError, TypeError, ArithmeticError) as exc:
         print(f"skelmo: error: {exc}", file=sys.stderr)
         return 1
 
@@ -224,9 +224,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--vocab-size", type=_positive_int, default=50000, metavar="N")
     train.add_argument("--min-count", type=_positive_int, default=3, metavar="N")
     train.add_argument("--learning-rate", type=_positive_float, default=2e-3, metavar="LR")
-    train.add_argument("--warmup-steps", type=int, default=200, metavar="N")
+    train.add_argument("--warmup-steps", type=_non_negative_int, default=200, metavar="N")
     train.add_argument("--dropout", type=float, default=0.1, metavar="P")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--device", default="auto", metavar="DEVICE",
                        help="cpu, cuda, cuda:N or auto (default: auto)")
     train.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
@@ -593,7 +593,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training import train
 
     options = read_options(args.options) if args.options else None
-    with torch_threads(args.threads):
+    # SIGTERM (a job scheduler's stop) checkpoints the run as Ctrl-C does.
+    with _Signals(), torch_threads(args.threads):
         result = train(
             args.corpus, args.output_dir, heldout=args.heldout, options=options,
             init_model=args.init_model, output_warmup_steps=args.output_warmup_steps,

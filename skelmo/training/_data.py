@@ -98,10 +98,27 @@ class EncodedText:
 def count_words(path: str | os.PathLike[str]) -> Counter[str]:
     """Count the tokens of a one-sentence-per-line corpus file."""
     counts: Counter[str] = Counter()
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            counts.update(line.split())
+    for line in _lines(path):
+        counts.update(line.split())
     return counts
+
+
+def _lines(path: str | os.PathLike[str]) -> Iterator[str]:
+    """The lines of a UTF-8 text file; a ValueError naming the first line that is not UTF-8."""
+    try:
+        with open(path, encoding="utf-8") as lines:
+            yield from lines
+    except UnicodeDecodeError:
+        with open(path, "rb") as source:
+            for number, raw in enumerate(source, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValueError(
+                        f"{path}: line {number} is not valid UTF-8 ({exc.reason} at byte "
+                        f"{exc.start} of the line); the text must be UTF-8: convert the "
+                        "file.") from None
+        raise  # pragma: no cover (a sequence valid line by line is valid as a whole)
 
 
 def read_corpus(path: str | os.PathLike[str], vocabulary: Vocabulary) -> EncodedText:
@@ -120,12 +137,11 @@ def read_corpus(path: str | os.PathLike[str], vocabulary: Vocabulary) -> Encoded
     """
     type_ids: dict[str, int] = {BOS_TOKEN: 0, EOS_TOKEN: 1}
     sentences = []
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            tokens = line.split()
-            if tokens:
-                sentences.append(np.fromiter((type_ids.setdefault(t, len(type_ids))
-                                              for t in tokens), dtype=np.int32, count=len(tokens)))
+    for line in _lines(path):
+        tokens = line.split()
+        if tokens:
+            sentences.append(np.fromiter((type_ids.setdefault(t, len(type_ids))
+                                          for t in tokens), dtype=np.int32, count=len(tokens)))
     if not sentences:
         raise ValueError(f"{path}: the corpus has no sentences (one tokenized sentence per "
                          "line expected).")

@@ -179,9 +179,12 @@ def train(
     after other text, as in the original ELMo training.
 
     A checkpoint is written every ``checkpoint_every`` steps and when the run
-    is interrupted (Ctrl-C). Calling :func:`train` again with the same
-    arguments resumes from it and gives the same model as an uninterrupted
-    run (on the same device and number of threads). Checkpoints hold only
+    stops between two steps on an exception (Ctrl-C, a failing ``callback``;
+    SIGTERM too under ``skelmo train``). Calling :func:`train` again with the
+    same arguments and corpus text resumes from it and gives the same model as
+    an uninterrupted run (on the same device and number of threads). Nothing
+    in ``output_dir`` but the checkpoint changes before the run ends: the
+    model files and the vocabulary are written together at the end. Checkpoints hold only
     tensors and plain values, and are read with
     ``torch.load(weights_only=True)``: reading one never runs code from it.
 
@@ -260,10 +263,17 @@ def train(
     Raises
     ------
     ValueError
-        If the corpus is empty or too small for the batch, an argument is not
-        a plain number or string, ``options`` conflicts with ``init_model``,
-        or the checkpoint in ``output_dir`` comes from a run with other
-        arguments.
+        Before any training: if an argument is out of its range or not a
+        plain number or string, the corpus or held-out text is empty, not
+        UTF-8 or too small for the batch, ``options`` conflicts with
+        ``init_model``, an input (the corpus, the held-out text, the options
+        file, ``init_model``'s files) is one of the files training writes in
+        ``output_dir``, ``output_dir`` holds a model that :func:`train` did
+        not write, or the checkpoint in ``output_dir`` comes from a run with
+        other arguments or another corpus text.
+    FloatingPointError
+        If the loss stops being finite (the run diverged): nothing is
+        exported, and the last checkpoint written before stays.
     ModelFileError
         If the checkpoint in ``output_dir`` is not one :func:`train` wrote
         (unreadable, or holding anything but tensors and plain values).
@@ -272,23 +282,42 @@ def train(
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, "
                          f"got {precision!r}.")
-    if isinstance(learning_rate, numbers.Real) and not learning_rate >= 0:
-        raise ValueError(f"learning_rate must be >= 0, got {learning_rate!r}.")
-    options = _as_options(options)
-    start_weights, start_identity = None, None
-    if init_model is not None:
-        options, start_weights, start_identity = _starting_model(init_model, options)
-    elif options is None:
-        options = default_options()
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume must be True or False, got {resume!r}.")
+    learning_rate = _check_real(learning_rate, "learning_rate", ">= 0")
+    clip_norm = _check_real(clip_norm, "clip_norm", "> 0")
+    dropout = _check_real(dropout, "dropout", "in [0, 1)")
+    vocab_size, min_count, epochs, batch_size, unroll_steps, checkpoint_every = (
+        check_integer(value, name) for value, name in (
+            (vocab_size, "vocab_size"), (min_count, "min_count"), (epochs, "epochs"),
+            (batch_size, "batch_size"), (unroll_steps, "unroll_steps"),
+            (checkpoint_every, "checkpoint_every")))
+    max_steps = check_integer(max_steps, "max_steps", none_ok=True)
+    warmup_steps = check_integer(warmup_steps, "warmup_steps", minimum=0)
+    seed = check_integer(seed, "seed", minimum=0)
+    if seed >= 2**63:
+        raise ValueError(f"seed must be below 2**63, got {seed}.")
     output_warmup_steps = check_integer(output_warmup_steps, "output_warmup_steps", minimum=0,
                                         none_ok=True)
     stop_at_step = check_integer(stop_at_step, "stop_at_step", none_ok=True)
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    inputs = {"corpus": corpus, "heldout": heldout}
+    if isinstance(options, (str, os.PathLike)):
+        inputs["options"] = options
+    options = _as_options(options)
+    start_weights, start_identity = None, None
+    if init_model is not None:
+        options, start_weights, start_identity = _starting_model(init_model, options)
+        inputs["init_model"] = start_identity["options"]
+        inputs["init_model's weights"] = start_identity["weights"]
+    elif options is None:
+        options = default_options()
+    _check_output_dir(output_dir, inputs)
     torch_device = resolve_device(device)
     # Plain JSON types only, so that the checkpoint loads with weights_only=True.
     config = _plain({
-        "corpus": str(Path(corpus).resolve()), "options": options.to_dict(),
+        "corpus": str(Path(corpus).resolve()), "corpus_sha256": sha256_file(corpus),
+        "options": options.to_dict(),
         "init_model": start_identity, "output_warmup_steps": output_warmup_steps,
         "vocab_size": vocab_size, "min_count": min_count, "epochs": epochs,
         "max_steps": max_steps, "batch_size": batch_size, "unroll_steps": unroll_steps,
@@ -302,6 +331,9 @@ def train(
     if per_epoch == 0:
         raise ValueError(f"{corpus}: {data.n_tokens} tokens is too little text for "
                          f"batch_size={batch_size} and unroll_steps={unroll_steps}.")
+    if heldout is not None:
+        # Read now, so that a wrong held-out file is reported before the training, not after.
+        _heldout_rows(read_corpus(heldout, vocabulary), heldout, batch_size, unroll_steps)
     total_steps = max_steps if max_steps is not None else epochs * per_epoch
     if output_warmup_steps is None:
         output_warmup_steps = min(200, total_steps // 5) if start_weights is not None else 0
@@ -337,9 +369,13 @@ def train(
         except (RuntimeError, TypeError, ValueError):  # tensors where plain values belong
             same_run = False
         if not same_run:
+            differ = sorted(k for k in config if not isinstance(saved["config"], dict)
+                            or saved["config"].get(k) != config[k])
+            changed = "corpus text" if differ == ["corpus_sha256"] else ", ".join(differ)
             raise ValueError(
-                f"{checkpoint_path} comes from a run with other arguments; pass the same "
-                "arguments to resume it, resume=False to start again, or another output_dir.")
+                f"{checkpoint_path} comes from a run with other arguments ({changed}); pass "
+                "the same arguments to resume it, resume=False to start again, or another "
+                "output_dir.")
         try:
             model.load_state_dict(saved["model"])
             softmax.load_state_dict(saved["softmax"])
@@ -355,8 +391,8 @@ def train(
                 raise TypeError("step, history or elapsed of the wrong type")
         except (RuntimeError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
             raise ModelFileError(checkpoint_path,
-                                 f"not a checkpoint written by skelmo.train ({exc}).") from None
-    vocabulary.save(output_dir / _VOCABULARY)
+                                 f"not a checkpoint written by skelmo.train ({exc}); remove it, "
+                                 "or pass resume=False to start again.") from None
 
     def save_checkpoint() -> None:
         _atomic_torch_save({
@@ -374,6 +410,10 @@ def train(
     running = None
     model.train()
     softmax.train()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # True while the weights, the optimizer and the schedule are being moved to the next
+    # step: a checkpoint written then would hold half a step.
+    updating = False
     try:
         with progress_bar(progress, total=total_steps, initial=step, desc="training",
                           unit="step") as bar:
@@ -387,25 +427,44 @@ def train(
                     # While the output layer warms up, the biLM only reads: no
                     # gradient, so Adam neither moves it nor gathers statistics.
                     with torch.set_grad_enabled(step >= frozen_steps):
-                        features, state = _features(model, window, char_ids, state, precision)
+                        features, next_state = _features(model, window, char_ids, state,
+                                                         precision)
                     loss = _loss(softmax, features, window, targets, precision)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        raise FloatingPointError(
+                            f"training diverged at step {step + 1}: the loss is {value}. Lower "
+                            f"learning_rate (it is {learning_rate:g}) and start again "
+                            "(resume=False, or another output_dir); the checkpoint in "
+                            f"{output_dir} is the last one written before.")
                     torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
+                    updating = True
+                    if learning_rate == 0:
+                        # Adam skips a parameter without a gradient; a zero step would
+                        # still turn -0.0 weights into 0.0.
+                        optimizer.zero_grad(set_to_none=True)
                     optimizer.step()
                     schedule.step()
                     step += 1
-                    value = loss.item()
-                    running = value if running is None else 0.98 * running + 0.02 * value
+                    state = next_state
                     history.append(round(value, 5))
+                    updating = False
+                    running = value if running is None else 0.98 * running + 0.02 * value
                     bar.update(1)
-                    bar.set_postfix(ppl=f"{math.exp(running):.1f}")
+                    bar.set_postfix(ppl=f"{_perplexity(running):.1f}")
                     if callback is not None:
                         callback(step, value)
                     if step % checkpoint_every == 0:
                         save_checkpoint()
-    except KeyboardInterrupt:
-        save_checkpoint()
+    except FloatingPointError:
+        raise
+    except BaseException:
+        # Interrupted (Ctrl-C, a failing callback): keep every step done, unless the
+        # interruption came in the middle of one.
+        if not updating:
+            save_checkpoint()
         raise
     save_checkpoint()
     model.eval()
@@ -413,9 +472,11 @@ def train(
                 output_dir / WEIGHT_FILE)
     _atomic_torch_save({"state": softmax.state_dict(), "cutoffs": softmax.cutoffs},
                        output_dir / _SOFTMAX)
+    with atomic_path(output_dir / _VOCABULARY) as tmp:
+        vocabulary.save(tmp)
     seconds = elapsed + time.perf_counter() - started
     recent = history[-100:]
-    train_ppl = math.exp(sum(recent) / len(recent)) if recent else float("nan")
+    train_ppl = _perplexity(sum(recent) / len(recent)) if recent else float("nan")
     result_heldout = (evaluate_perplexity(output_dir, heldout, batch_size=batch_size,
                                           unroll_steps=unroll_steps, device=device)
                       if heldout is not None else None)
@@ -484,9 +545,7 @@ def evaluate_perplexity(
     model.to(torch_device).eval()
     softmax.to(torch_device).eval()
     data = read_corpus(text, vocabulary)
-    # Short texts get fewer rows, so that every row holds at least two windows.
-    stream = data.n_tokens + 2 * len(data.sentences)
-    batch_size = max(1, min(batch_size, stream // (2 * unroll_steps + 2)))
+    batch_size = _heldout_rows(data, text, batch_size, unroll_steps)
     char_ids, targets = data.char_ids.to(torch_device), data.targets.to(torch_device)
     state = model.zero_state(batch_size, torch_device)
     sums, count = torch.zeros(2, dtype=torch.float64), 0
@@ -496,11 +555,78 @@ def evaluate_perplexity(
             log_p = _log_probs(softmax, features, window, targets)
             sums += log_p.sum(dim=1).double().cpu()
             count += log_p.shape[1]
-    if count == 0:
-        raise ValueError(f"{text}: too little text to measure a perplexity.")
     mean_nll = (-sums / count).tolist()
     return Perplexity(forward=math.exp(mean_nll[0]), backward=math.exp(mean_nll[1]),
                       mean=math.exp(sum(mean_nll) / 2), n_tokens=count)
+
+
+def _heldout_rows(data: EncodedText, path: Any, batch_size: int, unroll_steps: int) -> int:
+    """The rows :func:`evaluate_perplexity` reads ``data`` in; an error if it has no window.
+
+    Short texts get fewer rows, so that every row holds at least two windows.
+    """
+    stream = data.n_tokens + 2 * len(data.sentences)
+    rows = max(1, min(batch_size, stream // (2 * unroll_steps + 2)))
+    if n_windows(data, rows, unroll_steps) == 0:
+        raise ValueError(f"{path}: too little text to measure a perplexity ({data.n_tokens} "
+                         f"tokens; at least {unroll_steps + 1} tokens with the sentence "
+                         f"boundaries are needed with unroll_steps={unroll_steps}).")
+    return rows
+
+
+def _perplexity(mean_nll: float) -> float:
+    """``exp(mean_nll)``, infinite where that overflows."""
+    return math.exp(mean_nll) if mean_nll < 709.0 else math.inf
+
+
+def _check_real(value: Any, name: str, bounds: str) -> float:
+    """``value`` as a float if it is a finite real number within ``bounds``, else raise."""
+    valid = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+             and math.isfinite(value))
+    if valid:
+        value = float(value)
+        valid = {">= 0": value >= 0, "> 0": value > 0, "in [0, 1)": 0 <= value < 1}[bounds]
+    if not valid:
+        raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}.")
+    return value
+
+
+#: Every file :func:`train` writes in its output directory.
+_WRITTEN = (_CHECKPOINT, OPTIONS_FILE, WEIGHT_FILE, _SOFTMAX, _VOCABULARY, _LOG)
+
+
+def _check_output_dir(output_dir: Path, inputs: Mapping[str, Any]) -> None:
+    """Refuse an output directory where training would overwrite an input or another model.
+
+    ``inputs`` names the files training reads (None for an argument not
+    given).
+    """
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"output_dir {output_dir} is a file, not a directory.")
+    written = [output_dir / name for name in _WRITTEN]
+    for name, path in inputs.items():
+        if path is None:
+            continue
+        for target in written:
+            if _same_file(Path(path), target):
+                raise ValueError(
+                    f"{name} {path} is {target}, a file training writes; train into another "
+                    "output_dir (or move the file out of it).")
+    has_model = any((output_dir / n).exists() for n in (OPTIONS_FILE, WEIGHT_FILE))
+    from_training = any((output_dir / n).exists() for n in (_CHECKPOINT, _LOG))
+    if has_model and not from_training:
+        raise ValueError(
+            f"{output_dir} holds a model that skelmo.train did not write there (no "
+            f"{_CHECKPOINT} or {_LOG} beside it), which training would overwrite; train "
+            "into another output_dir.")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links too); False if either is missing."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
 
 
 def _features(model: TrainableBiLM, window: Any, char_ids: torch.Tensor,

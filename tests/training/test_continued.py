@@ -59,6 +59,35 @@ def test_learning_rate_zero_exports_the_starting_weights_bit_for_bit(start_model
         assert array.dtype == after[name].dtype and array.tobytes() == after[name].tobytes(), name
 
 
+def test_learning_rate_zero_keeps_negative_zeros(text, tmp_path):
+    """-0.0 == 0.0, so only the bytes tell whether a zero step was applied."""
+    start = make_random_model(tmp_path / "start", options=OPTIONS, seed=4)[1]
+    def negate_every_third(name, item):
+        if isinstance(item, h5py.Dataset) and item.dtype.kind == "f":
+            item[...] = np.where(np.arange(item.size).reshape(item.shape) % 3 == 0, -0.0,
+                                 item[()])
+            item.attrs.pop("skelmo_sha256", None)  # the values change on purpose
+
+    with h5py.File(start, "r+") as f:
+        f.visititems(negate_every_third)
+    train(text, tmp_path / "out", init_model=start.parent, max_steps=3,
+          **{**SMALL, "learning_rate": 0.0})
+    before, after = _datasets(start), _datasets(tmp_path / "out" / "weights.hdf5")
+    assert any(np.signbit(a).any() for a in before.values())
+    for name, array in before.items():
+        assert array.tobytes() == after[name].tobytes(), name
+
+
+def test_the_starting_model_is_never_overwritten(text, tmp_path):
+    start = make_random_model(tmp_path / "model", options=OPTIONS, seed=5)[1]
+    content = start.read_bytes()
+    with pytest.raises(ValueError, match="a file training writes; train into another"):
+        train(text, tmp_path / "model", init_model=tmp_path / "model", max_steps=2, **SMALL)
+    assert start.read_bytes() == content
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["options.json",
+                                                                      "weights.hdf5"]
+
+
 @pytest.mark.parametrize("how", ["directory", "pair"])
 def test_the_architecture_comes_from_the_model(start_model, text, tmp_path, how):
     init = start_model[0].parent if how == "directory" else start_model
@@ -110,7 +139,7 @@ def test_options_as_a_dict_or_a_file_are_the_same_run(start_model, text, tmp_pat
 
 
 def test_negative_learning_rate_is_refused(text, tmp_path):
-    with pytest.raises(ValueError, match="learning_rate must be >= 0"):
+    with pytest.raises(ValueError, match="learning_rate must be a finite number >= 0"):
         train(text, tmp_path, max_steps=1, **{**SMALL, "learning_rate": -1e-3})
 
 

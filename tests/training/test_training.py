@@ -6,6 +6,10 @@ import contextlib
 import json
 import math
 import pickle
+import signal
+import subprocess
+import sys
+import time
 
 import h5py
 import numpy as np
@@ -14,7 +18,7 @@ import torch
 
 from skelmo import BiLM, ModelFileError, batch_to_ids, read_model
 from skelmo._format import expected_shapes, token_to_ids
-from skelmo.testing import make_options
+from skelmo.testing import make_options, make_random_model
 from skelmo.training import default_options, evaluate_perplexity, train
 from skelmo.training._data import (
     Vocabulary,
@@ -220,8 +224,8 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_model(
         train(corpus_files[0], tmp_path / "split", callback=stop_at_step_5, **settings)
     # Checkpoints hold only tensors and plain values: they load without unpickling objects.
     saved = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
-    # Ctrl-C saves where it stopped; another failure leaves the last periodic checkpoint.
-    assert saved["step"] == (5 if interruption is KeyboardInterrupt else 3)
+    # Interrupted between steps, by Ctrl-C or a failure, the run keeps every step done.
+    assert saved["step"] == 5
     assert not (tmp_path / "split" / "weights.hdf5").exists()
     resumed = []
     result = train(corpus_files[0], tmp_path / "split",
@@ -324,6 +328,42 @@ def test_command_line_trains_and_resumes(corpus_files, tmp_path, capsys):
     assert "other arguments" in capsys.readouterr().err
 
 
+def test_command_line_reports_a_diverging_run_in_one_line(corpus_files, tmp_path, capsys,
+                                                          monkeypatch):
+    import skelmo.training
+    from skelmo.cli import main
+
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("training diverged at step 3: the loss is nan.")
+
+    monkeypatch.setattr(skelmo.training, "train", diverge)
+    assert main(["train", str(corpus_files[0]), str(tmp_path / "model"), "--no-progress"]) == 1
+    assert capsys.readouterr().err == ("skelmo: error: training diverged at step 3: the loss "
+                                       "is nan.\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_command_line_checkpoints_on_sigterm(corpus_files, tmp_path):
+    options_file = tmp_path / "arch.json"
+    options_file.write_text(json.dumps(OPTIONS.to_dict()), encoding="utf-8")
+    out = tmp_path / "model"
+    command = [sys.executable, "-m", "skelmo", "train", str(corpus_files[0]), str(out),
+               "--options", str(options_file), "--steps", "1000000", "--batch-size", "4",
+               "--unroll-steps", "5", "--vocab-size", "40", "--min-count", "1", "--device",
+               "cpu", "--threads", "1", "--checkpoint-every", "1000000", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the directory appears as the first step starts
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert err.decode().strip() == "skelmo: terminated."
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert saved["step"] >= 1 and len(saved["history"]) == saved["step"]
+
+
 # -- files from elsewhere --------------------------------------------------------------------
 
 
@@ -422,10 +462,33 @@ def test_checkpoint_config_is_plain_data(corpus_files, tmp_path):
                  **{**settings, "learning_rate": 1e-2, "warmup_steps": 2}).steps == 2
 
 
-def test_arguments_that_are_not_plain_values_are_refused(corpus_files, tmp_path):
-    with pytest.raises(ValueError, match="plain JSON values"):
-        train(corpus_files[0], tmp_path, max_steps=2, seed=0,
-              **{**SMALL, "learning_rate": torch.tensor(1e-2)})
+@pytest.mark.parametrize(("argument", "value", "message"), [
+    ("learning_rate", torch.tensor(1e-2), "learning_rate must be a finite number >= 0"),
+    ("learning_rate", math.inf, "learning_rate must be a finite number >= 0"),
+    ("clip_norm", -1.0, "clip_norm must be a finite number > 0"),
+    ("clip_norm", 0, "clip_norm must be a finite number > 0"),
+    ("dropout", 2, r"dropout must be a finite number in \[0, 1\)"),
+    ("batch_size", 0, "batch_size must be a positive integer"),
+    ("batch_size", 4.0, "batch_size must be a positive integer"),
+    ("unroll_steps", 2.5, "unroll_steps must be a positive integer"),
+    ("vocab_size", 5.5, "vocab_size must be a positive integer"),
+    ("min_count", 0, "min_count must be a positive integer"),
+    ("epochs", 0, "epochs must be a positive integer"),
+    ("max_steps", 0, "max_steps must be None or a positive integer"),
+    ("max_steps", "3", "max_steps must be None or a positive integer"),
+    ("checkpoint_every", 0, "checkpoint_every must be a positive integer"),
+    ("warmup_steps", -5, "warmup_steps must be a non-negative integer"),
+    ("seed", -1, "seed must be a non-negative integer"),
+    ("seed", 1.5, "seed must be a non-negative integer"),
+    ("seed", 2**70, "seed must be below 2"),
+    ("resume", "yes", "resume must be True or False"),
+])
+def test_bad_arguments_are_refused_before_anything_is_written(corpus_files, tmp_path, argument,
+                                                              value, message):
+    settings = {**SMALL, "max_steps": 2, "seed": 0, argument: value}
+    with pytest.raises(ValueError, match=message):
+        train(corpus_files[0], tmp_path / "out", **settings)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("n_words", [50, 3000])
@@ -456,3 +519,108 @@ def test_output_layer_log_probabilities_are_torchs(n_words):
     torch.testing.assert_close(low, want, rtol=0, atol=0.1)
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the dtypes are explicit, not ambient
         torch.testing.assert_close(layer.log_prob(hidden, targets), got, rtol=0, atol=0)
+
+
+# -- what a user can get wrong -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["vocab.txt", "training.json", "options.json", "checkpoint.pt"])
+def test_an_input_among_the_files_training_writes_is_refused(corpus_files, tmp_path, name):
+    out = tmp_path / "out"
+    out.mkdir()
+    corpus = out / name
+    corpus.write_bytes(corpus_files[0].read_bytes())
+    with pytest.raises(ValueError, match=f"corpus {corpus} is .*a file training writes"):
+        train(corpus, out, max_steps=2, **SMALL)
+    with pytest.raises(ValueError, match=f"heldout {corpus} is .*a file training writes"):
+        train(corpus_files[0], out, heldout=corpus, max_steps=2, **SMALL)
+    assert corpus.read_bytes() == corpus_files[0].read_bytes()
+    assert [p.name for p in out.iterdir()] == [name]
+
+
+def test_a_model_training_did_not_write_is_not_overwritten(corpus_files, tmp_path):
+    make_random_model(tmp_path, options=OPTIONS, seed=1)
+    before = (tmp_path / "weights.hdf5").read_bytes()
+    with pytest.raises(ValueError, match="holds a model that skelmo.train did not write"):
+        train(corpus_files[0], tmp_path, max_steps=2, **SMALL)
+    assert (tmp_path / "weights.hdf5").read_bytes() == before
+
+
+def test_a_failed_new_run_leaves_the_previous_export_whole(corpus_files, tmp_path):
+    train(corpus_files[0], tmp_path, max_steps=3, seed=0, **SMALL)
+    exported = {n: (tmp_path / n).read_bytes()
+                for n in ("options.json", "weights.hdf5", "softmax.pt", "vocab.txt")}
+    before = evaluate_perplexity(tmp_path, corpus_files[1], device="cpu")
+    other = tmp_path.parent / "other.txt"
+    other.write_text("\n".join(f"w{i % 7} x{i % 5} y{i % 3} ." for i in range(300)) + "\n",
+                     encoding="utf-8")
+
+    def fail(step, loss):
+        raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        train(other, tmp_path, max_steps=3, seed=0, resume=False, callback=fail, **SMALL)
+    assert {n: (tmp_path / n).read_bytes() for n in exported} == exported
+    assert evaluate_perplexity(tmp_path, corpus_files[1], device="cpu") == before
+
+
+def test_resume_refuses_a_corpus_whose_text_changed(corpus_files, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    lines = corpus_files[0].read_text(encoding="utf-8").splitlines()
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    train(corpus, tmp_path / "out", max_steps=6, stop_at_step=2, seed=0, **SMALL)
+    corpus.write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"other arguments \(corpus text\)"):
+        train(corpus, tmp_path / "out", max_steps=6, seed=0, **SMALL)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"caf\xe9 .\n"])
+def test_a_bad_heldout_file_is_reported_before_training(corpus_files, tmp_path, content):
+    heldout = tmp_path / "heldout.txt"
+    if content is not None:
+        heldout.write_bytes(content)
+    steps = []
+    with pytest.raises((OSError, ValueError), match="heldout.txt"):
+        train(corpus_files[0], tmp_path / "out", heldout=heldout, max_steps=2,
+              callback=lambda s, loss: steps.append(s), **SMALL)
+    assert steps == []
+
+
+def test_text_that_is_not_utf8_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"one two .\nthree four .\ncaf\xe9 au lait .\n")
+    with pytest.raises(ValueError, match=r"latin1.txt: line 3 is not valid UTF-8"):
+        count_words(path)
+
+
+def test_a_diverging_run_is_a_clear_error_and_keeps_the_last_checkpoint(corpus_files,
+                                                                        tmp_path):
+    settings = {**SMALL, "learning_rate": 1e-2, "checkpoint_every": 2, "max_steps": 8}
+    seen = []
+
+    def blow_up(step, loss):
+        seen.append(step)
+        if step == 3:  # the next step's loss is not finite
+            with torch.no_grad():
+                for p in model_parameters:
+                    p.fill_(math.nan)
+
+    import skelmo.training._train as training_module
+    model_parameters = []
+    real = training_module.TrainableBiLM
+
+    class Recorded(real):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            model_parameters.extend(self.parameters())
+
+    training_module.TrainableBiLM = Recorded
+    try:
+        with pytest.raises(FloatingPointError, match="training diverged at step 4: the loss is "
+                           "nan. Lower learning_rate"):
+            train(corpus_files[0], tmp_path, callback=blow_up, **settings)
+    finally:
+        training_module.TrainableBiLM = real
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == 2 and seen == [1, 2, 3]
+    assert not (tmp_path / "weights.hdf5").exists()

@@ -107,7 +107,9 @@ class ElmoEmbedder:
         self.batch_size = check_integer(batch_size, "batch_size")
         self.max_batch_tokens = check_integer(max_batch_tokens, "max_batch_tokens")
         self.state = check_state_policy(state)
-        self.keep_boundaries = keep_boundaries
+        if not isinstance(keep_boundaries, (bool, np.bool_)):
+            raise ValueError(f"keep_boundaries must be True or False, got {keep_boundaries!r}.")
+        self.keep_boundaries = bool(keep_boundaries)
         self._carry = StatefulCarry(bilm) if state == "stateful" else None
         self._words = word_vector_cache(bilm)
 

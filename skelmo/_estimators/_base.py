@@ -70,6 +70,9 @@ _DISK_WRITE_BATCH = 256
 class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
     """What both ELMo transformers share: the model, layers, batching and caching."""
 
+    #: What one label of ``y`` is for under ``learn_mix``.
+    _PROBE_SAMPLES = "documents"
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
@@ -188,7 +191,7 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
                 raise ValueError(missing_y)
             features = self._probe_features(bilm, model_id, self._documents(X))
             self.mix_weights_, self.gamma_ = learn_mix_weights(
-                features, y, random_state=self.random_state)
+                features, y, random_state=self.random_state, samples=self._PROBE_SAMPLES)
         else:
             self.mix_weights_, self.gamma_ = check_mix(self.mix_weights, self.gamma,
                                                        bilm.n_layers)
@@ -211,51 +214,57 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
         ``per_document(layers, mask)`` turns one batch of activations into one
         value per row. Values come from the in-process activation cache, then
         from the ``memory`` cache, when possible; identical documents are
-        computed once. A document of several sentences is put together from
+        computed once (except under ``"stateful"``, where each is computed in
+        its place). A document of several sentences is put together from
         its sentences' activations, then given to ``per_document`` alone.
         """
         stateless = self.state != "stateful"
         use_cache = self.cache and stateless and activation_cache.max_bytes > 0
         disk = self._disk_cache() if stateless else None
-        pending: dict[Document, list[int]] = {}
-        for position, document in enumerate(documents):
-            pending.setdefault(document, []).append(position)
-        keys = {document: (kind, model_id, self.state, self.precision, document)
-                for document in pending}
-        cached = (activation_cache.get_many([keys[d] for d in pending]) if use_cache
-                  else [None] * len(pending))
-        missing = [document for document, value in zip(pending, cached) if value is None]
-        disk_keys: dict[Document, bytes] = {}
+        # Each distinct document with its positions. Under "stateful" a document's
+        # vectors depend on what ran before it, so a repeat is computed again in its place.
+        entries: list[tuple[Document, list[int]]]
+        if stateless:
+            grouped: dict[Document, list[int]] = {}
+            for position, document in enumerate(documents):
+                grouped.setdefault(document, []).append(position)
+            entries = list(grouped.items())
+        else:
+            entries = [(document, [position]) for position, document in enumerate(documents)]
+        keys = [(kind, model_id, self.state, self.precision, document)
+                for document, _ in entries]
+        cached = (activation_cache.get_many(keys) if use_cache else [None] * len(entries))
+        missing = [k for k, value in enumerate(cached) if value is None]
+        disk_keys: dict[int, bytes] = {}
+        stored: dict[int, Any] = {}
         if disk is not None and missing:
             content = model_sha256(*resolve_model(self.model))
-            disk_keys = {document: disk_cache_key(kind, content, self.state, self.precision,
-                                                  document) for document in missing}
-            stored = dict(zip(missing, disk.get_many([disk_keys[d] for d in missing])))
-        else:
-            stored = {}
-        todo: list[Document] = []
-        for (document, positions), value in zip(pending.items(), cached):
+            disk_keys = {k: disk_cache_key(kind, content, self.state, self.precision,
+                                           entries[k][0]) for k in missing}
+            stored = dict(zip(missing, disk.get_many([disk_keys[k] for k in missing])))
+        todo: list[int] = []  # entries to compute
+        for k, value in enumerate(cached):
             if value is None:
-                value = stored.get(document)
+                value = stored.get(k)
                 if value is None:
-                    todo.append(document)
+                    todo.append(k)
                     continue
                 if use_cache:
-                    activation_cache.put(keys[document], value)
-            yield positions, value
+                    activation_cache.put(keys[k], value)
+            yield entries[k][1], value
         if not todo:
             return
         written: list[tuple[bytes, Any]] = []
 
-        def done(document: Document, value: Any) -> tuple[list[int], Any]:
+        def done(k: int, value: Any) -> tuple[list[int], Any]:
             if use_cache:
-                activation_cache.put(keys[document], value)
+                activation_cache.put(keys[k], value)
             if disk is not None:
-                written.append((disk_keys[document], value))
+                written.append((disk_keys[k], value))
                 if len(written) >= _DISK_WRITE_BATCH:
                     disk.put_many(written)
                     written.clear()
-            return pending[document], value
+            return entries[k][1], value
 
         embedder = ElmoEmbedder(bilm, batch_size=self.batch_size,
                                 max_batch_tokens=self.max_batch_tokens, state=self.state,
@@ -264,12 +273,12 @@ class ElmoEstimatorBase(TransformerMixin, BaseEstimator):
                           unit="doc", auto_minimum=_PROGRESS_MIN_DOCUMENTS) as bar, \
                 torch_threads(self.n_threads):
             if self.split_sentences:
-                for index, layers in embedder.iter_documents(todo):
+                for index, layers in embedder.iter_documents(entries[k][0] for k in todo):
                     mask = layers.new_ones(1, layers.shape[1], dtype=torch.bool)
                     yield done(todo[index], per_document(layers.unsqueeze(1), mask)[0])
                     bar.update(1)
             else:
-                for batch in embedder.iter_batches(document[0] for document in todo):
+                for batch in embedder.iter_batches(entries[k][0][0] for k in todo):
                     values = per_document(batch.layers, batch.mask)
                     for index, value in zip(batch.indices, values):
                         yield done(todo[index], value)

@@ -14,6 +14,7 @@ def learn_mix_weights(
     y: np.ndarray,
     *,
     random_state: int | None,
+    samples: str = "samples",
     alpha: float = 1e-3,
     max_iter: int = 200,
 ) -> tuple[np.ndarray, float]:
@@ -34,6 +35,9 @@ def learn_mix_weights(
     y : array-like of shape (n_samples,)
     random_state : int or None
         Seed of the probe's initial weights (None means 0).
+    samples : str, default="samples"
+        What a row of ``features`` is, for the error when ``y`` has another
+        length ("documents", "tokens").
     alpha : float, default=1e-3
         L2 penalty of the probe.
     max_iter : int, default=200
@@ -47,7 +51,8 @@ def learn_mix_weights(
     y = np.asarray(y)
     if y.shape[0] != features.shape[0]:
         raise ValueError(
-            f"y has {y.shape[0]} entries but X has {features.shape[0]} samples."
+            f"y needs one entry per {samples[:-1]}: X has {features.shape[0]} {samples}, y has "
+            f"{y.shape[0]} entries."
         )
     target_type = type_of_target(y)
     generator = torch.Generator().manual_seed(0 if random_state is None else int(random_state))

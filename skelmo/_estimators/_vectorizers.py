@@ -100,7 +100,10 @@ class ElmoVectorizer(ElmoEstimatorBase):
         guide's "Threads" section).
     state : {"warm", "zero", "stateful"}, default="warm"
         LSTM initial-state policy. Under ``"warm"`` and ``"zero"`` a
-        document's vector never depends on the other documents.
+        document's vector never depends on the other documents. Under
+        ``"stateful"`` each call runs its documents in order, the state carried
+        from batch to batch from zeros at the start of the call, as
+        ``ElmoEmbedder(state="stateful")`` does from its creation.
     progress : {"auto", True, False}, default="auto"
         Progress bar (tqdm); ``"auto"`` shows one for 1,000 documents or more
         when writing to a terminal.
@@ -443,6 +446,8 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
     >>> [(m.shape, m.dtype.name) for m in split.fit_transform(["It rained . We left ."])]
     [((6, 32), 'float16')]
     """
+
+    _PROBE_SAMPLES = "tokens"
 
     def __init__(
         self,

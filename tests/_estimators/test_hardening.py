@@ -141,3 +141,35 @@ def test_unfitted_estimator_follows_the_files(tmp_path):
     first = vectorizer.transform(DOCS)
     make_random_model(tmp_path / "m", seed=2)
     assert not np.array_equal(vectorizer.transform(DOCS), first)
+
+
+def test_stateful_estimators_give_the_embedders_vectors_for_repeated_documents(model_dir):
+    """A repeat meets another state, and the documents after it keep their batch places."""
+    from skelmo import ElmoEmbedder, load_bilm, tokenize
+    from skelmo.models import resolve_model
+
+    docs = ["The cat sat .", "Dogs bark .", "The cat sat .", "Birds sing .", "Dogs bark ."]
+    ragged = ElmoTokenVectorizer(model=model_dir, state="stateful", layer="all",
+                                 output="ragged", batch_size=2).transform(docs)
+    embedder = ElmoEmbedder(load_bilm(*resolve_model(model_dir)), state="stateful",
+                            batch_size=2)
+    reference = embedder.embed_sentences([tokenize(d) for d in docs])
+    for got, want in zip(ragged, reference):
+        np.testing.assert_array_equal(got, np.moveaxis(want, 0, 1).reshape(want.shape[1], -1))
+    assert not np.array_equal(ragged[0], ragged[2])
+
+
+def test_a_token_probe_asks_for_one_label_per_token(model_dir):
+    with pytest.raises(ValueError, match="y needs one entry per token: X has 3 tokens, y has 2"):
+        ElmoTokenVectorizer(model=model_dir, learn_mix=True).fit([["a", "b"], ["c"]], [0, 1])
+    with pytest.raises(ValueError, match="y needs one entry per document: X has 2 documents"):
+        ElmoVectorizer(model=model_dir, learn_mix=True).fit(["a b", "c"], [0, 1, 1])
+
+
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_keep_boundaries_must_be_a_bool(model_dir, value):
+    from skelmo import ElmoEmbedder, load_bilm
+    from skelmo.models import resolve_model
+
+    with pytest.raises(ValueError, match="keep_boundaries must be True or False"):
+        ElmoEmbedder(load_bilm(*resolve_model(model_dir)), keep_boundaries=value)

@@ -3,8 +3,9 @@
 Run ``skelmo --help`` (or ``python -m skelmo --help``) for the subcommands and
 ``skelmo SUBCOMMAND --help`` for their options. Exit status: 0 on success,
 1 on a runtime error (the message goes to stderr), 2 on a usage error, 130
-when interrupted (Ctrl-C, SIGINT) and 143 when terminated (SIGTERM, during
-``skelmo embed`` and ``skelmo train``).
+when interrupted (Ctrl-C, SIGINT), 143 when terminated (SIGTERM, during
+``skelmo embed`` and ``skelmo train``) and 141, with no message, when the
+reader of the output went away (``skelmo models | head -1``).
 
 Start-up is light: this module imports neither torch nor h5py; each
 subcommand imports what it needs when it runs, so ``--help``, ``--version``
@@ -34,6 +35,8 @@ __all__ = ["main"]
 _LAYERS = ("all", "top", "average", "mix")
 _THREADS_HELP = ("torch CPU threads (default: torch's setting, one per core; on a shared or busy "
                  "machine 1 is often faster)")
+# skelmo.models' MAX_TIMEOUT (one day), repeated here to keep start-up light.
+_MAX_TIMEOUT = 86400.0
 
 
 class CommandError(Exception):
@@ -66,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         Exit status: 0 success, 1 runtime error, 2 usage error, 130
-        interrupted (SIGINT), 143 terminated (SIGTERM).
+        interrupted (SIGINT), 143 terminated (SIGTERM), 141 standard output
+        closed by its reader (a broken pipe).
 
     Examples
     --------
@@ -77,7 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     """
     # Everything, the subcommands' imports of torch and h5py included, runs inside this try.
     try:
-        return _main(argv)
+        status = _main(argv)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a reader gone away shows here at the latest, not at exit
+        return status
+    except BrokenPipeError:
+        # `skelmo models | head -1`: stop quietly, as command-line tools do, with the status
+        # a shell reports for SIGPIPE.
+        _discard_stdout()
+        return 141
     except KeyboardInterrupt:
         print("skelmo: interrupted.", file=sys.stderr)
         return 130
@@ -100,12 +112,31 @@ def _main(argv: list[str] | None) -> int:
         return args.run(args)
     except SystemExit as exc:  # parser.error() inside a subcommand
         return exc.code if isinstance(exc.code, int) else 2
+    except BrokenPipeError:  # handled by main()
+        raise
     except KeyError as exc:
         print(f"skelmo: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
-    except (CommandError, OSError, ValueError, RuntimeError, TypeError, ArithmeticError) as exc:
+    except (CommandError, OSError, ValueError, RuntimeError, TypeError, ArithmeticError,
+            ImportError) as exc:
         print(f"skelmo: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device: nothing more goes to a closed pipe.
+
+    Python flushes ``sys.stdout`` once more at exit; without this, what is left in
+    its buffer would fail there too, with an "Exception ignored" message.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # no file behind sys.stdout
+        pass
 
 
 def _version() -> str:
@@ -137,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     embed.add_argument("input", metavar="INPUT", help="text file (UTF-8), or - for stdin")
     embed.add_argument("output", metavar="OUTPUT", help="HDF5 file to write")
-    embed.add_argument("--model", "-m", metavar="MODEL",
+    embed.add_argument("--model", "-m", metavar="MODEL", type=_model_argument,
                        help="registered model name (see `skelmo models`) or model directory; "
                        "(default: the bundled model, skelmo-en-small)")
     embed.add_argument("--layers", choices=_LAYERS, default="all",
@@ -148,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--mix-weights", type=_numbers, metavar="W,W,...",
                        help="with --layers mix: one pre-softmax weight per layer (default: "
                        "equal weights)")
-    embed.add_argument("--gamma", type=float, default=1.0,
+    embed.add_argument("--gamma", type=float,
                        help="with --layers mix: the scale of the mix (default: 1)")
     embed.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
                        help="at most N sentences per forward pass (default: 64)")
@@ -171,7 +202,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="replace OUTPUT if it exists (never the input file)")
     embed.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
     _progress_flag(embed)
-    embed.set_defaults(run=_cmd_embed)
+    embed.set_defaults(run=_cmd_embed, usage_error=embed.error)
 
     listing = sub.add_parser("models", help="list the registered models",
                              description="List the registered models: output width, "
@@ -188,15 +219,17 @@ def _parser() -> argparse.ArgumentParser:
                           help="download again even if cached (repairs a damaged copy)")
     download.add_argument("--cache-dir", metavar="DIR", help="cache directory "
                           "(default: $SKELMO_HOME or the platform's cache directory)")
-    download.add_argument("--timeout", type=_positive_float, default=60.0, metavar="SECONDS",
-                          help="seconds to wait to connect and for each read (default: 60)")
+    download.add_argument("--timeout", type=_timeout, default=60.0, metavar="SECONDS",
+                          help="seconds to wait to connect and for each read, at most 86400 "
+                          "(default: 60)")
     _progress_flag(download)
     download.set_defaults(run=_cmd_download)
 
     info = sub.add_parser("info", help="describe a model's architecture and files",
                           description="Describe a model: architecture, parameter count, "
                           "output width, files and sizes.")
-    info.add_argument("model", metavar="MODEL", help="registered model name or model directory")
+    info.add_argument("model", metavar="MODEL", type=_model_argument,
+                      help="registered model name or model directory")
     info.set_defaults(run=_cmd_info)
 
     train = sub.add_parser("train", help="pretrain a biLM on a text corpus",
@@ -209,7 +242,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--heldout", metavar="FILE", help="held-out text: report its perplexity")
     train.add_argument("--options", metavar="FILE", help="options.json giving the architecture "
                        "(default: skelmo.training.default_options(), or that of --init-model)")
-    train.add_argument("--init-model", metavar="MODEL",
+    train.add_argument("--init-model", metavar="MODEL", type=_model_argument,
                        help="continue the pretraining of MODEL (a registered name such as "
                        "'small', or a model directory) instead of starting from random "
                        "weights; the architecture is MODEL's")
@@ -286,10 +319,32 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _timeout(text: str) -> float:
+    value = _positive_float(text)
+    if value > _MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {_MAX_TIMEOUT:g} seconds (one day), got {text!r}")
+    return value
+
+
+def _model_argument(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError(
+            "expected a registered name (see `skelmo models`) or a model directory ('.' for "
+            "the current one), got ''")
+    return text
+
+
 # -- embed ------------------------------------------------------------------------------------
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
+    if args.layers != "mix":
+        given = [option for option, value in (("--mix-weights", args.mix_weights),
+                                              ("--gamma", args.gamma)) if value is not None]
+        if given:
+            args.usage_error(f"{' and '.join(given)} apply only with --layers mix (got "
+                             f"--layers {args.layers}); add --layers mix or drop them.")
     output = Path(args.output)
     _check_embed_paths(args.input, output, args.overwrite)
     with _Signals() as signals:
@@ -353,12 +408,25 @@ def _check_embed_paths(input_name: str, output: Path, overwrite: bool) -> None:
     if output.is_dir():
         raise CommandError(f"{output} is a directory; OUTPUT is the HDF5 file to write "
                            f"(for example {output / 'embeddings.hdf5'}).")
-    if input_name != "-" and not Path(input_name).is_file():
-        raise CommandError(f"{input_name}: no such input file.")
+    if input_name == "-" and sys.stdin is None:
+        raise CommandError("INPUT is - but standard input is closed; give the sentences on "
+                           "standard input (skelmo embed - OUTPUT < FILE) or pass the file "
+                           "as INPUT.")
+    if input_name != "-":
+        # Anything readable will do: a file, a named pipe (<(...)), /dev/stdin.
+        if Path(input_name).is_dir():
+            raise CommandError(f"{input_name} is a directory; INPUT is the text file to embed, "
+                               "one sentence per line.")
+        if not Path(input_name).exists():
+            raise CommandError(f"{input_name}: no such input file.")
     if _is_the_input(input_name, output):
         what = "standard input" if input_name == "-" else input_name
         raise CommandError(f"{output} is the input file ({what}); the input is never "
                            "replaced: choose another OUTPUT.")
+    if output.exists() and not output.is_file():
+        raise CommandError(f"{output} is not a regular file (a device, a named pipe or a "
+                           "socket): OUTPUT must be a regular file to be overwritten, or a "
+                           "new one. Choose another OUTPUT.")
     if output.exists() and not overwrite:
         raise CommandError(f"{output} already exists; pass --overwrite to replace it.")
     if not output.parent.is_dir():
@@ -496,7 +564,8 @@ def _layer_selection(args: argparse.Namespace, n_layers: int) -> Any:
 
     from ._estimators import check_mix, combine_layers, softmax
 
-    weights, gamma = check_mix(args.mix_weights, args.gamma, n_layers)
+    weights, gamma = check_mix(args.mix_weights, 1.0 if args.gamma is None else args.gamma,
+                               n_layers)
     mix = softmax(weights)
     return lambda layers: combine_layers(np.moveaxis(layers, 0, 1), "mix", mix, gamma)
 
@@ -543,7 +612,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     header = [f"model:        {args.model}"]
     path = Path(args.model)
     if path.is_dir():
-        options_file, weight_file = models.resolve_model(path)
+        options_file, weight_file = models.resolve_model(args.model)
     elif args.model in models.available_models():
         entry = models.lookup(args.model)
         if entry.description:
@@ -554,7 +623,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
             if not models.is_downloaded(args.model):
                 print("\n".join(header))
                 print(f"output width: {entry.dim if entry.dim else 'unknown'}")
-                print(f"not downloaded: run `skelmo download {args.model}` for the details.")
+                print(f"not downloaded: run `skelmo download {args.model}` for the details "
+                      "(a copy downloaded with --cache-dir DIR is found with SKELMO_HOME=DIR).")
                 return 0
         options_file, weight_file = models.get_model_files(args.model, download=False)
     elif path.exists():
@@ -563,7 +633,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     else:
         raise CommandError(f"{args.model}: no such model directory, and not a registered "
                            "model name. Registered names: "
-                           f"{', '.join(models.available_models())}.")
+                           f"{', '.join(models.available_models())}. (--cache-dir applies to "
+                           "`skelmo models` and `skelmo download` only: for a model registered "
+                           "or downloaded there, set SKELMO_HOME=DIR.)")
     # Every dataset is read and checked against the options: a truncated or damaged
     # weights file fails here, before anything is printed.
     options, _ = read_model(options_file, weight_file)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import codecs
+import errno
+import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +22,7 @@ import torch
 
 from skelmo import BiLM, ElmoEmbedder, __version__, models
 from skelmo.cli import main
+from skelmo.models import _fetch
 from skelmo.testing import make_options, make_random_model
 from tests._http_server import ModelServer
 
@@ -472,3 +477,175 @@ def test_embed_refuses_bfloat16_without_native_support(model_dir, input_file, tm
                  "--precision", "bfloat16"]) == 1
     assert "precision='bfloat16' needs native bfloat16" in capsys.readouterr().err
     assert not output.exists()
+
+
+# -- what the review found -----------------------------------------------------------------
+
+
+def test_progress_without_tqdm_is_one_line(model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKELMO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SKELMO_ALLOW_INSECURE_LOCALHOST", "1")
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm fails
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with ModelServer(model_dir) as server:
+        models.register("served-no-tqdm", options=f"{server.url}/good/options.json",
+                        weights=f"{server.url}/good/weights.hdf5")
+        try:
+            status = main(["download", "served-no-tqdm", "--progress"])
+        finally:
+            models.unregister("served-no-tqdm")
+    assert status == 1
+    assert capsys.readouterr().err == "skelmo: error: progress=True needs tqdm: pip install tqdm\n"
+
+
+@pytest.mark.parametrize("value", ["1e10", "86401", "inf"])
+def test_a_huge_timeout_is_a_usage_error(value, capsys):
+    assert main(["download", "small", "--timeout", value]) == 2
+    err = capsys.readouterr().err
+    assert "usage: skelmo download" in err and "--timeout" in err
+    assert "at most 86400 seconds" in err or "expected a positive number" in err
+    assert "Traceback" not in err
+
+
+def test_the_parser_knows_the_download_timeout_limit():
+    from skelmo import cli
+
+    assert cli._MAX_TIMEOUT == _fetch.MAX_TIMEOUT
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_only_a_regular_file_is_overwritten(input_file, tmp_path, capsys):
+    fifo = tmp_path / "out.hdf5"
+    os.mkfifo(fifo)
+    for extra in ([], ["--overwrite"]):
+        # The model does not exist: OUTPUT is refused before anything is loaded.
+        status = main(["embed", str(input_file), str(fifo), "--model",
+                       str(tmp_path / "no-model"), *extra])
+        assert status == 1
+        err = capsys.readouterr().err
+        assert f"{fifo} is not a regular file" in err and "must be a regular file" in err
+        assert "no-model" not in err and err.count("\n") == 1
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert list(tmp_path.glob(".*.tmp")) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_is_a_valid_input(model_dir, expected, tmp_path, capsys):
+    fifo = tmp_path / "sentences"
+    os.mkfifo(fifo)
+    data = ("\n".join(SENTENCES) + "\n").encode("utf-8")
+
+    def feed():
+        try:
+            with open(fifo, "wb") as pipe:
+                pipe.write(data)
+        except OSError:  # the reader went away
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    output = tmp_path / "out.hdf5"
+    try:
+        status = main(["embed", str(fifo), str(output), "--model", str(model_dir)])
+    finally:
+        if writer.is_alive():  # the pipe was never opened: release the writer
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join(timeout=5)
+    assert status == 0, capsys.readouterr().err
+    with h5py.File(output, "r") as fin:
+        np.testing.assert_allclose(fin["2"][...], expected[2], rtol=1e-6, atol=1e-6)
+
+
+def test_an_input_directory_is_named_as_such(tmp_path, capsys):
+    status = main(["embed", str(tmp_path), str(tmp_path / "out.hdf5"), "--model",
+                   str(tmp_path / "no-model")])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is a directory; INPUT is the text file" in err
+    assert "no such input file" not in err
+
+
+def test_closed_stdin_is_one_line(model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", None)  # `skelmo embed - out.hdf5 <&-`
+    output = tmp_path / "out.hdf5"
+    assert main(["embed", "-", str(output), "--model", str(model_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skelmo: error: INPUT is - but standard input is closed")
+    assert err.count("\n") == 1 and not output.exists()
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--gamma", "2"], "--gamma"),
+    (["--layers", "top", "--mix-weights", "0,0,0"], "--mix-weights"),
+    (["--layers", "average", "--mix-weights", "0,0,0", "--gamma", "2"],
+     "--mix-weights and --gamma"),
+])
+def test_mix_options_need_layers_mix(extra, named, input_file, tmp_path, capsys):
+    output = tmp_path / "out.hdf5"
+    assert main(["embed", str(input_file), str(output), "--model", str(tmp_path / "no-model"),
+                 *extra]) == 2
+    err = capsys.readouterr().err
+    assert "usage: skelmo embed" in err
+    assert f"{named} apply only with --layers mix" in err
+    assert not output.exists()
+
+
+def test_mix_gamma_scales_the_mix(model_dir, input_file, tmp_path):
+    base = ["embed", str(input_file), "--model", str(model_dir)]
+    assert main([*base, str(tmp_path / "average.hdf5"), "--layers", "average"]) == 0
+    assert main([*base, str(tmp_path / "mix.hdf5"), "--layers", "mix", "--gamma", "2"]) == 0
+    with h5py.File(tmp_path / "average.hdf5", "r") as average, \
+            h5py.File(tmp_path / "mix.hdf5", "r") as mix:
+        # Equal weights: the mix is gamma times the average of the layers.
+        np.testing.assert_allclose(mix["0"][...], 2 * average["0"][...], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("args", [["info", ""], ["embed", "in.txt", "out.hdf5", "-m", ""],
+                                  ["train", "corpus.txt", "out", "--init-model", ""]])
+def test_an_empty_model_is_refused(args, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    make_random_model(tmp_path, seed=1, **TINY)  # the current directory is a model directory
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "expected a registered name (see `skelmo models`) or a model directory" in err
+    assert capsys.readouterr().out == ""
+
+
+class _ClosedPipe(io.TextIOBase):
+    """Standard output whose reader went away."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_a_broken_pipe_ends_quietly(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKELMO_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["info", models.BUNDLED_MODEL]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_broken_pipe_ends_quietly_through_python_m(env):
+    # Buffered standard output, as usual: what is left in the buffer is written at the end.
+    env = {key: value for key, value in env.items() if key != "PYTHONUNBUFFERED"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head -1` that has already exited
+    try:
+        result = subprocess.run([sys.executable, "-m", "skelmo", "--version"], env=env,
+                                stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == b""  # no message, no "Exception ignored ... BrokenPipeError"
+
+
+def test_an_unknown_name_mentions_skelmo_home(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKELMO_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["info", "fetched-elsewhere"]) == 1
+    err = capsys.readouterr().err
+    assert "not a registered model name" in err
+    assert "--cache-dir applies to `skelmo models` and `skelmo download` only" in err
+    assert "SKELMO_HOME=DIR" in err
+    assert main(["embed", "-", str(tmp_path / "out.hdf5"), "-m", "fetched-elsewhere"]) == 1
+    assert "SKELMO_HOME set to that directory" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import numbers
 import os
 import urllib.error
 import urllib.parse
@@ -30,9 +31,12 @@ from typing import Any, BinaryIO
 
 from .._utils import progress_bar
 
-__all__ = ["ModelDownloadError", "check_url", "fetch", "is_local", "local_path"]
+__all__ = ["MAX_TIMEOUT", "ModelDownloadError", "check_timeout", "check_url", "fetch",
+           "is_local", "local_path"]
 
 _CHUNK = 1 << 20
+#: The longest timeout accepted, in seconds (one day); a socket refuses far larger ones.
+MAX_TIMEOUT = 86400.0
 _INSECURE_ENV = "SKELMO_ALLOW_INSECURE_LOCALHOST"
 _LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _USER_AGENT = "skelmo-model-download"
@@ -81,6 +85,21 @@ def check_url(url: str) -> None:
             url,
             "only https:// URLs (or file:// URLs and local paths) are allowed for model files.",
         )
+
+
+def check_timeout(timeout: Any) -> float:
+    """Return ``timeout`` as a float if it is a number of seconds in (0, MAX_TIMEOUT], else raise.
+
+    Raises
+    ------
+    ValueError
+        If ``timeout`` is not a number above 0 and at most :data:`MAX_TIMEOUT`.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) \
+            or not 0 < timeout <= MAX_TIMEOUT:
+        raise ValueError(f"timeout must be a number of seconds above 0 and at most "
+                         f"{MAX_TIMEOUT:g} (one day), got {timeout!r}.")
+    return float(timeout)
 
 
 def _remote_allowed(url: str) -> bool:
@@ -156,7 +175,8 @@ def fetch(
     expected_size : int, optional
         Size in bytes the file must have.
     timeout : float, default=60.0
-        Seconds to wait to connect and for each read.
+        Seconds to wait to connect and for each read, above 0 and at most
+        :data:`MAX_TIMEOUT`.
     progress : bool, optional
         Show a tqdm progress bar (True needs tqdm); None: when stderr is a
         terminal and tqdm is installed.
@@ -177,15 +197,25 @@ def fetch(
     ------
     ModelDownloadError
         Naming ``url``, whatever went wrong: the address is refused, the
-        transfer failed or was incomplete, or ``verify`` rejected what came
-        (chained from ``verify``'s exception).
+        transfer failed or was incomplete, ``destination`` could not be
+        written (a full disk), or ``verify`` rejected what came (chained from
+        ``verify``'s exception).
+    ValueError
+        If ``timeout`` is out of range.
     """
     check_url(url)
-    with open(destination, "wb") as out:
+    timeout = check_timeout(timeout)
+    try:
+        # Unbuffered: every write reaches the file in _write, so a full disk shows there.
+        out = open(destination, "wb", buffering=0)
+    except OSError as exc:
+        raise _write_error(url, destination, exc) from None
+    with out:
         if is_local(url):
-            size, digest = _copy_local(url, out)
+            size, digest = _copy_local(url, out, destination)
         else:
-            size, digest = _stream(url, out, timeout, progress, label or destination.name)
+            size, digest = _stream(url, out, destination, timeout, progress,
+                                   label or destination.name)
     if expected_size is not None and size != expected_size:
         raise ModelDownloadError(
             url, f"got {size} bytes but expected {expected_size}; the file is incomplete "
@@ -213,24 +243,44 @@ def _without_path(exc: Exception, path: Path) -> str:
     return message.replace(str(path), "the downloaded file")
 
 
-def _copy_local(url: str, out: BinaryIO) -> tuple[int, str]:
+def _write_error(url: str, destination: Path, exc: OSError) -> ModelDownloadError:
+    return ModelDownloadError(
+        url, f"could not write the download into {destination.parent} ({exc.strerror or exc}). "
+        "Free some disk space there, or choose another cache directory (cache_dir=, "
+        "--cache-dir or SKELMO_HOME)."
+    )
+
+
+def _write(url: str, destination: Path, out: BinaryIO, chunk: bytes) -> None:
+    """Write all of ``chunk`` to the unbuffered ``out``; an OSError becomes a ModelDownloadError."""
+    view = memoryview(chunk)
+    try:
+        while view:
+            view = view[out.write(view):]
+    except OSError as exc:  # a full disk, a failing device
+        raise _write_error(url, destination, exc) from None
+
+
+def _copy_local(url: str, out: BinaryIO, destination: Path) -> tuple[int, str]:
     source = local_path(url)
     digest = hashlib.sha256()
     size = 0
     try:
         with open(source, "rb") as fin:
             while chunk := fin.read(_CHUNK):
-                out.write(chunk)
+                _write(url, destination, out, chunk)
                 digest.update(chunk)
                 size += len(chunk)
+    except ModelDownloadError:  # the copy could not be written
+        raise
     except OSError as exc:
         raise ModelDownloadError(url, f"cannot read the local file ({exc.strerror or exc}).") \
             from None
     return size, digest.hexdigest()
 
 
-def _stream(url: str, out: BinaryIO, timeout: float, progress: bool | None,
-            label: str) -> tuple[int, str]:
+def _stream(url: str, out: BinaryIO, destination: Path, timeout: float,
+            progress: bool | None, label: str) -> tuple[int, str]:
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     digest = hashlib.sha256()
     size = 0
@@ -242,11 +292,11 @@ def _stream(url: str, out: BinaryIO, timeout: float, progress: bool | None,
                               desc=label, unit="B", unit_scale=True,
                               unit_divisor=1024) as bar:
                 while chunk := response.read(_CHUNK):
-                    out.write(chunk)
+                    _write(url, destination, out, chunk)
                     digest.update(chunk)
                     size += len(chunk)
                     bar.update(len(chunk))
-    except ModelDownloadError:  # a refused redirect
+    except ModelDownloadError:  # a refused redirect, a failed write
         raise
     except urllib.error.HTTPError as exc:
         raise ModelDownloadError(url, f"the server answered HTTP {exc.code} {exc.reason}.") \
@@ -258,9 +308,13 @@ def _stream(url: str, out: BinaryIO, timeout: float, progress: bool | None,
             url, f"the server sent nothing for {timeout:g} seconds (timed out)."
         ) from None
     except http.client.IncompleteRead as exc:
+        received = size + len(exc.partial)
+        if isinstance(exc.__cause__, http.client.IncompleteRead):
+            # A chunked transfer: the bytes of the chunk cut short are in the cause only.
+            received += len(exc.__cause__.partial)
+        of = f" of {declared}" if declared is not None else ", before the end of the transfer"
         raise ModelDownloadError(
-            url, f"the connection closed after {size + len(exc.partial)} bytes of "
-            f"{declared} (incomplete download)."
+            url, f"the connection closed after {received} bytes{of} (incomplete download)."
         ) from None
     except (ConnectionError, http.client.HTTPException) as exc:
         raise ModelDownloadError(url, f"the connection failed ({exc}).") from None

@@ -15,17 +15,19 @@ def files_in_directory(directory: Path) -> tuple[Path, Path]:
 
     ``options.json`` is preferred; otherwise the directory must hold exactly
     one ``*options*.json``. It must hold exactly one ``.hdf5`` (or ``.h5``).
+    Hidden files (names starting with ``.``, such as the ``._weights.hdf5``
+    that macOS writes beside a file on some disks) are never candidates.
     """
     options_file = directory / "options.json"
     if not options_file.is_file():
-        jsons = sorted(p.name for p in directory.glob("*options*.json"))
+        jsons = sorted(p.name for p in _visible(directory, "*options*.json"))
         if len(jsons) != 1:
             raise ModelFileNotFoundError(
                 directory, "expected an options.json file in the model directory"
                 + (f"; found {jsons}" if jsons else "") + "."
             )
         options_file = directory / jsons[0]
-    weights = sorted(directory.glob("*.hdf5")) + sorted(directory.glob("*.h5"))
+    weights = _visible(directory, "*.hdf5") + _visible(directory, "*.h5")
     if len(weights) != 1:
         raise ModelFileError(
             directory,
@@ -34,6 +36,11 @@ def files_in_directory(directory: Path) -> tuple[Path, Path]:
             + ". Pass model=(options_file, weight_file) to choose.",
         )
     return options_file, weights[0]
+
+
+def _visible(directory: Path, pattern: str) -> list[Path]:
+    """The files matching ``pattern`` in ``directory`` whose names do not start with '.'."""
+    return sorted(p for p in directory.glob(pattern) if not p.name.startswith("."))
 
 
 def files_of_pair(options_file: str | os.PathLike[str],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -19,7 +20,7 @@ from .._format import (
     read_weights,
 )
 from .._utils import atomic_path, sha256_file
-from ._fetch import ModelDownloadError, check_url, fetch, is_local, local_path
+from ._fetch import ModelDownloadError, check_timeout, check_url, fetch, is_local, local_path
 from ._filelock import file_lock
 from ._local import files_in_directory, files_of_pair
 
@@ -186,7 +187,9 @@ def model_directory(name: str, *, cache_dir: str | os.PathLike[str] | None = Non
     """
     models = _root(cache_dir) / "models"
     directory = models / check_model_name(name)
-    if directory.resolve().parent != models.resolve():  # belt and braces
+    # Belt and braces, and lexical: the model's folder itself may be a symbolic link (to
+    # another disk, say), which resolve() would follow out of the cache.
+    if Path(os.path.abspath(directory)).parent != Path(os.path.abspath(models)):
         raise ValueError(f"Invalid model name {name!r}: it leaves the cache directory.")
     return directory
 
@@ -363,21 +366,52 @@ def _find(name: str, root: Path) -> RegisteredModel | None:
     return _BUILTIN.get(name)
 
 
+# The fields of an entry in registry.json, and the type each holds when it is not null.
+_ENTRY_FIELDS: dict[str, type] = {
+    "options": str, "weights": str, "directory": str, "dim": int, "description": str,
+    "options_size": int, "weights_size": int,
+}
+
+
 def _read_registry(root: Path) -> dict[str, RegisteredModel]:
     path = root / _REGISTRY_NAME
     if not path.is_file():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        entries = {name: RegisteredModel(name=name, **fields)
-                   for name, fields in data["models"].items()}
-        for name in entries:
-            check_model_name(name)
-        return entries
+        if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+            raise ValueError("it needs a 'models' object mapping names to entries")
+        return {name: _entry_from_file(name, fields) for name, fields in data["models"].items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(
             path, f"not a valid skelmo registry file ({exc}); fix or delete it."
         ) from None
+
+
+def _entry_from_file(name: str, fields: Any) -> RegisteredModel:
+    """One entry of registry.json, checked field by field; ValueError if it is malformed."""
+    check_model_name(name)
+    if not isinstance(fields, dict):
+        raise ValueError(f"the entry of {name!r} is not an object")
+    for key, value in fields.items():
+        kind = _ENTRY_FIELDS.get(key)
+        if kind is None:
+            raise ValueError(f"the entry of {name!r} has an unknown field {key!r}")
+        if (value is None and key != "description") or (
+                isinstance(value, kind) and not isinstance(value, bool)):
+            continue
+        raise ValueError(f"the {key!r} of {name!r} must be "
+                         f"{'a string' if kind is str else 'an integer'}, got {value!r}")
+    entry = RegisteredModel(name=name, **fields)
+    if entry.directory is not None:
+        valid = entry.options is None and entry.weights is None
+    else:
+        valid = (entry.options is not None and entry.weights is not None
+                 and _is_plain_path(entry.options) == _is_plain_path(entry.weights))
+    if not valid:
+        raise ValueError(f"the entry of {name!r} needs either a 'directory' or both 'options' "
+                         "and 'weights' (both URLs or both paths)")
+    return entry
 
 
 def _write_registry(root: Path, entries: dict[str, RegisteredModel]) -> None:
@@ -415,7 +449,8 @@ def get_model_files(
     progress : bool, optional
         Progress bar while downloading (needs tqdm); None: when stderr is a terminal.
     timeout : float, default=60.0
-        Seconds to wait to connect and for each read while downloading.
+        Seconds to wait to connect and for each read while downloading, above 0
+        and at most one day (86400).
 
     Returns
     -------
@@ -434,13 +469,16 @@ def get_model_files(
     if not entry.downloads:
         return _in_place(entry)
     directory = model_directory(name, cache_dir=cache_dir)
-    if (directory / _MANIFEST_NAME).is_file():
-        return _verified_files(entry, directory)
+    cached = _cached_copy(entry, directory)
+    if cached is not None:
+        return cached
     if not download:
+        what = (f"the cached copy of model {name!r} is of other files than the name is "
+                "registered with now (its manifest records other URLs or sizes)"
+                if (directory / _MANIFEST_NAME).is_file() else f"model {name!r} is not downloaded")
         raise ModelFileNotFoundError(
             directory,
-            f"model {name!r} is not downloaded. Run `skelmo download {name}` or call "
-            f"skelmo.models.download({name!r}).",
+            f"{what}. Run `skelmo download {name}` or call skelmo.models.download({name!r}).",
         )
     return _fetch_into_cache(entry, cache_dir, force=False, progress=progress,
                              timeout=timeout)
@@ -449,7 +487,9 @@ def get_model_files(
 def is_downloaded(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> bool:
     """Whether a named model's files are in the cache (not checking their checksums).
 
-    Models used in place count as downloaded when their files exist.
+    Models used in place count as downloaded when their files exist. A cached
+    copy whose manifest records other URLs or sizes than the name's entry
+    (a name registered again with other files) does not count.
     """
     entry = lookup(name, cache_dir=cache_dir)
     if not entry.downloads:
@@ -459,7 +499,12 @@ def is_downloaded(name: str, *, cache_dir: str | os.PathLike[str] | None = None)
             return False
         return True
     directory = model_directory(name, cache_dir=cache_dir)
-    return all((directory / f).is_file() for f in (_MANIFEST_NAME, _OPTIONS_NAME, _WEIGHTS_NAME))
+    if not all((directory / f).is_file() for f in (_MANIFEST_NAME, _OPTIONS_NAME, _WEIGHTS_NAME)):
+        return False
+    try:
+        return _is_current(entry, _read_manifest(entry, directory))
+    except ModelIntegrityError:
+        return True  # a damaged copy is there: loading it says what is wrong
 
 
 def download(
@@ -474,7 +519,11 @@ def download(
 
     Safe to run from several processes at once: a lock file serialises them,
     and the later ones find the model in place. Nothing is downloaded when
-    the model is already cached and intact, unless ``force``.
+    the model is already cached and intact, unless ``force``; such a copy is
+    found without taking the lock, so a read-only cache serves it. A copy
+    whose manifest records other URLs or sizes than the name's entry (the
+    name was registered again) is downloaded again, and stays in place until
+    the new files have passed their checks.
 
     Parameters
     ----------
@@ -487,7 +536,8 @@ def download(
         tqdm progress bar; None shows one when stderr is a terminal. Without
         tqdm installed there is no bar.
     timeout : float, default=60.0
-        Seconds to wait to connect and for each read.
+        Seconds to wait to connect and for each read, above 0 and at most one
+        day (86400).
 
     Returns
     -------
@@ -502,13 +552,24 @@ def _fetch_into_cache(entry: RegisteredModel, cache_dir: str | os.PathLike[str] 
                       ) -> tuple[Path, Path]:
     if not entry.downloads:
         return _in_place(entry)
+    timeout = check_timeout(timeout)
     name = entry.name
     root = _root(cache_dir)
     directory = model_directory(name, cache_dir=cache_dir)
     manifest_file = directory / _MANIFEST_NAME
+    if not force:
+        # An intact copy needs no lock, so a read-only cache serves it too.
+        try:
+            cached = _cached_copy(entry, directory)
+        except ModelIntegrityError:  # damaged, or being replaced now: look again under the lock
+            cached = None
+        if cached is not None:
+            return cached
     with file_lock(_lock_file(root, name)):
-        if not force and manifest_file.is_file():
-            return _verified_files(entry, directory)
+        if not force:
+            cached = _cached_copy(entry, directory)
+            if cached is not None:
+                return cached
         directory.mkdir(parents=True, exist_ok=True)
         # Left over by an interrupted run: only a lock holder writes them.
         for stale in (*directory.glob(".*.part"), *directory.glob(".*.tmp")):
@@ -586,28 +647,71 @@ def _in_place(entry: RegisteredModel) -> tuple[Path, Path]:
 _checked: dict[tuple[Any, ...], str] = {}
 
 
-def _verified_files(entry: RegisteredModel, directory: Path) -> tuple[Path, Path]:
+def _cached_copy(entry: RegisteredModel, directory: Path) -> tuple[Path, Path] | None:
+    """The verified files of the cached copy of ``entry``, None if it must be downloaded.
+
+    None when there is no copy, or when its manifest records other URLs or sizes
+    than ``entry`` (the name was registered again): that copy is not the model
+    registered now. Raises :class:`ModelIntegrityError` for a damaged copy.
+    """
+    if not (directory / _MANIFEST_NAME).is_file():
+        return None
+    records = _read_manifest(entry, directory)
+    if not _is_current(entry, records):
+        return None
+    return _verified_files(entry, directory, records)
+
+
+def _read_manifest(entry: RegisteredModel, directory: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's record of each file; ModelIntegrityError if it is unreadable or malformed."""
     manifest_file = directory / _MANIFEST_NAME
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        recorded = manifest["files"]
-        assert isinstance(recorded, dict)
-    except (OSError, ValueError, KeyError, AssertionError):
+    except (OSError, ValueError):
         raise ModelIntegrityError(manifest_file, _damaged(entry.name, directory,
                                                           "the manifest is unreadable")) from None
-    paths = []
+    recorded = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(recorded, dict):
+        raise ModelIntegrityError(manifest_file, _damaged(entry.name, directory,
+                                                          "the manifest is malformed"))
+    records = {}
     for file_name in (_OPTIONS_NAME, _WEIGHTS_NAME):
-        path = directory / file_name
         record = recorded.get(file_name)
         if not isinstance(record, dict) or "sha256" not in record:
             raise ModelIntegrityError(manifest_file, _damaged(
                 entry.name, directory, f"the manifest has no checksum for {file_name}"))
+        size, url = record.get("size"), record.get("url")
+        if not isinstance(record["sha256"], str) \
+                or (size is not None and (isinstance(size, bool) or not isinstance(size, int))) \
+                or (url is not None and not isinstance(url, str)):
+            raise ModelIntegrityError(manifest_file, _damaged(
+                entry.name, directory, f"the manifest's record of {file_name} is malformed"))
+        records[file_name] = record
+    return records
+
+
+def _is_current(entry: RegisteredModel, records: dict[str, dict[str, Any]]) -> bool:
+    """Whether a manifest's records are of the files ``entry`` registers: same URLs and sizes."""
+    for file_name, url, size in ((_OPTIONS_NAME, entry.options, entry.options_size),
+                                 (_WEIGHTS_NAME, entry.weights, entry.weights_size)):
+        record = records[file_name]
+        if record.get("url") != url or (size is not None and record.get("size") != size):
+            return False
+    return True
+
+
+def _verified_files(entry: RegisteredModel, directory: Path,
+                    records: dict[str, dict[str, Any]]) -> tuple[Path, Path]:
+    paths = []
+    for file_name in (_OPTIONS_NAME, _WEIGHTS_NAME):
+        path = directory / file_name
+        record = records[file_name]
         if not path.is_file():
             raise ModelIntegrityError(path, _damaged(entry.name, directory, "the file is missing"))
         stat = path.stat()
         key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
         if _checked.get(key) != record["sha256"]:
-            if stat.st_size != record.get("size", stat.st_size):
+            if record.get("size") is not None and stat.st_size != record["size"]:
                 raise ModelIntegrityError(path, _damaged(
                     entry.name, directory,
                     f"it has {stat.st_size} bytes, {record['size']} were downloaded"))
@@ -622,9 +726,13 @@ def _verified_files(entry: RegisteredModel, directory: Path) -> tuple[Path, Path
 
 
 def _damaged(name: str, directory: Path, why: str) -> str:
+    root = directory.parent.parent
+    option = argument = ""
+    if Path(os.path.abspath(root)) != Path(os.path.abspath(cache_dir())):
+        option, argument = f" --cache-dir {shlex.quote(str(root))}", f", cache_dir={str(root)!r}"
     return (f"the cached copy of model {name!r} is damaged or was changed ({why}). "
-            f"Download it again with `skelmo download {name} --force` (or "
-            f"skelmo.models.download({name!r}, force=True)), or delete {directory}.")
+            f"Download it again with `skelmo download {name} --force{option}` (or "
+            f"skelmo.models.download({name!r}, force=True{argument})), or delete {directory}.")
 
 
 def _write_json_atomically(path: Path, data: Any) -> None:

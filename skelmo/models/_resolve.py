@@ -31,7 +31,8 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
         :data:`skelmo.models.BUNDLED_MODEL`, always the files that ship with
         skelmo (no registry file is read for it).
         A string naming an existing directory is that directory, even if it
-        is also a registered name.
+        is also a registered name. The empty string is refused (pass ``"."``
+        for the current directory).
 
     Returns
     -------
@@ -54,6 +55,11 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
                 f"model as a pair must be (options_file, weight_file), got {model!r}."
             )
         return files_of_pair(*model)
+    if isinstance(model, str) and not model:
+        raise ValueError(
+            "model is the empty string. Pass a registered name such as model='small', a model "
+            "directory ('.' for the current one), or model=(options_file, weight_file)."
+        )
     if isinstance(model, (str, os.PathLike)):
         directory = Path(model)
         if directory.is_dir():
@@ -72,7 +78,9 @@ def resolve_model(model: Any) -> tuple[Path, Path]:
                 "no such model directory, and not a registered model name (registered: "
                 f"{', '.join(available_models())}). Pass a registered name, a directory "
                 "holding options.json and a weights .hdf5 file, or "
-                "model=(options_file, weight_file).",
+                "model=(options_file, weight_file). A name registered or downloaded in "
+                "another cache directory (cache_dir=, --cache-dir) is found here only with "
+                "SKELMO_HOME set to that directory.",
             )
         raise ModelFileNotFoundError(
             directory,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import pytest
 
 from skelmo import ElmoVectorizer, ModelFileError, ModelFileNotFoundError, models
 from skelmo._format import read_options
+from skelmo.cli import main
 from skelmo.models import (
     ModelDownloadError,
     ModelIntegrityError,
@@ -65,9 +68,11 @@ def register_served(server, mode="good", name="tiny", weights_mode=None, **kwarg
 class ScriptedServer(LocalServer):
     """Answer each path with what the test put in ``routes``: a redirect or a given body.
 
-    ``routes[path]`` is ``("redirect", location)`` (a 302 to ``location``) or
+    ``routes[path]`` is ``("redirect", location)`` (a 302 to ``location``),
     ``("body", data, content_length)`` (a 200 with ``data``; ``content_length``
-    None sends no Content-Length header, and the connection closes after the body).
+    None sends no Content-Length header, and the connection closes after the body)
+    or ``("chunked", data, cut)`` (``data`` as one chunk of a chunked transfer, of
+    which only the first ``cut`` bytes are sent before the connection closes).
     """
 
     def __init__(self) -> None:
@@ -84,6 +89,12 @@ class ScriptedServer(LocalServer):
                 request.send_header("Location", route[1])
                 request.send_header("Content-Length", "0")
                 request.end_headers()
+            elif route[0] == "chunked":
+                _, data, cut = route
+                request.send_response(200)
+                request.send_header("Transfer-Encoding", "chunked")
+                request.end_headers()
+                request.wfile.write(b"%x\r\n" % len(data) + data[:cut])
             else:
                 _, data, content_length = route
                 request.send_response(200)
@@ -591,6 +602,7 @@ def test_a_failed_forced_download_keeps_the_verified_copy(served, scripted, home
         models.download("tiny", force=True)
     assert _snapshot(directory) == before  # no temporary file left either
     _registry._checked.clear()
+    register_served(server)  # the copy is of the files first registered
     assert models.get_model_files("tiny", download=False) == (options_file, weight_file)
     assert weight_file.read_bytes() == weights_src.read_bytes()
     assert models.is_downloaded("tiny")
@@ -635,11 +647,11 @@ def test_a_killed_forced_download_keeps_the_verified_copy(served, home):
     _kill_once_downloading(proc, directory)
     assert list(directory.glob(".*.part"))  # what the killed run left behind
     _registry._checked.clear()
+    register_served(server, name="kept", persist=True)  # the copy is of the files first registered
     assert models.get_model_files("kept", download=False) == (options_file, weight_file)
     assert {name: data for name, data in _snapshot(directory).items()
             if not name.startswith(".")} == before
     # The next lock holder clears the leftovers.
-    register_served(server, name="kept", persist=True)
     models.download("kept", force=True)
     assert not list(directory.glob(".*"))
     assert weight_file.read_bytes() == weights_src.read_bytes()
@@ -659,3 +671,246 @@ def test_a_corrupt_registry_file_does_not_stop_the_bundled_model(home):
                  models.available_models):
         with pytest.raises(ModelFileError, match="registry.json: not a valid skelmo registry"):
             call()
+
+
+# -- what the review found -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("timeout", [1e10, float("inf"), float("nan"), 0, -1, "60", True])
+def test_a_timeout_out_of_range_is_a_clear_error(served, home, tmp_path, timeout):
+    register_served(served[0])
+    before = served[0].count()
+    for call in (lambda: models.download("tiny", timeout=timeout),
+                 lambda: models.get_model_files("tiny", timeout=timeout),
+                 lambda: _fetch.fetch(f"{served[0].url}/good/options.json",
+                                      tmp_path / "options.json", timeout=timeout)):
+        with pytest.raises(ValueError, match=r"timeout must be a number of seconds above 0 "
+                                             r"and at most 86400 \(one day\), got "):
+            call()
+    assert served[0].count() == before and leftovers(home) == []
+    models.download("tiny", timeout=_fetch.MAX_TIMEOUT)  # the limit itself is fine
+
+
+def test_a_symlinked_model_folder_is_used(served, home, tmp_path, capsys):
+    register_served(served[0])
+    options_file, weight_file = models.get_model_files("tiny")
+    elsewhere = tmp_path / "other-disk" / "tiny"
+    elsewhere.parent.mkdir()
+    shutil.move(home / "models" / "tiny", elsewhere)
+    (home / "models" / "tiny").symlink_to(elsewhere, target_is_directory=True)
+    assert models.model_directory("tiny") == home / "models" / "tiny"
+    _registry._checked.clear()
+    assert models.get_model_files("tiny", download=False) == (options_file, weight_file)
+    assert models.download("tiny") == (options_file, weight_file)
+    assert models.is_downloaded("tiny")
+    assert main(["models"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("tiny"))
+    assert line.split()[-2:] == ["yes", str(home / "models" / "tiny")]
+    for name in ("../tiny", "tiny/..", "."):
+        with pytest.raises(ValueError, match="Invalid model name"):
+            models.model_directory(name)
+
+
+def test_a_name_registered_again_is_downloaded_again(served, home, tmp_path):
+    server, _, weights_src = served
+    register_served(server)
+    options_file, weight_file = models.get_model_files("tiny")
+    directory = options_file.parent
+    first = _snapshot(directory)
+    # Other files under the same name: the cached copy is not that model.
+    other = make_random_model(tmp_path / "other", seed=7, **TINY)
+    models.register("tiny", options=other[0].as_uri(), weights=other[1].as_uri(), replace=True)
+    assert not models.is_downloaded("tiny")
+    with pytest.raises(ModelFileNotFoundError, match="the cached copy of model 'tiny' is of other "
+                                                     "files than the name is registered with now"):
+        models.get_model_files("tiny", download=False)
+    assert models.get_model_files("tiny") == (options_file, weight_file)
+    assert weight_file.read_bytes() == other[1].read_bytes()
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["files"]["weights.hdf5"]["url"] == other[1].as_uri()
+    assert models.is_downloaded("tiny")
+    # Registered again with the first URLs but another expected size: the download that
+    # follows fails, and the verified copy stays as it was.
+    register_served(server)
+    models.get_model_files("tiny")
+    assert _snapshot(directory) == first
+    register_served(server, weights_size=weights_src.stat().st_size + 1)
+    with pytest.raises(ModelDownloadError, match="expected"):
+        models.get_model_files("tiny")
+    assert _snapshot(directory) == first
+
+
+def test_an_intact_copy_needs_no_lock(served, home, monkeypatch, capsys):
+    register_served(served[0])
+    files = models.download("tiny")
+
+    def read_only(path, timeout=None):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(_registry, "file_lock", read_only)  # as on a read-only cache
+    _registry._checked.clear()
+    before = served[0].count()
+    assert models.download("tiny") == files
+    assert main(["download", "tiny"]) == 0
+    assert capsys.readouterr().out == f"tiny: {files[0].parent}\n"
+    assert served[0].count() == before
+    with pytest.raises(OSError, match="Read-only file system"):  # something to download
+        models.download("tiny", force=True)
+
+
+@pytest.mark.parametrize("source", ["http", "file"])
+def test_a_full_disk_is_a_download_error(served, home, monkeypatch, source):
+    server, options_src, weights_src = served
+    if source == "http":
+        register_served(server)
+        url = f"{server.url}/good/weights.hdf5"
+    else:
+        url = weights_src.as_uri()
+        models.register("tiny", options=options_src.as_uri(), weights=url)
+    real_open = open
+
+    class FullDisk:
+        def __init__(self, file):
+            self.file = file
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):
+        file = real_open(path, mode, *args, **kwargs)
+        return FullDisk(file) if "w" in mode and Path(path).name.startswith(".weights") \
+            else file
+
+    monkeypatch.setattr(_fetch, "open", open_on_a_full_disk, raising=False)
+    with pytest.raises(ModelDownloadError, match="could not write the download into .* "
+                                                 f"\\({os.strerror(errno.ENOSPC)}\\)") as info:
+        models.get_model_files("tiny")
+    assert info.value.url == url
+    assert "Free some disk space there" in str(info.value)
+    assert leftovers(home) == []
+
+
+def _manifest_damage(manifest: dict, how: str) -> str:
+    record = manifest["files"]["weights.hdf5"]
+    if how == "size is a string":
+        record["size"] = str(record["size"])
+    elif how == "checksum is a number":
+        record["sha256"] = 123
+    elif how == "files is a list":
+        manifest["files"] = []
+    else:
+        return how
+    return json.dumps(manifest)
+
+
+@pytest.mark.parametrize("how", ["[]", "null", '"manifest"', "size is a string",
+                                 "checksum is a number", "files is a list"])
+def test_a_malformed_manifest_is_a_damaged_copy(served, home, how):
+    register_served(served[0])
+    options_file, weight_file = models.get_model_files("tiny")
+    manifest_file = options_file.parent / "manifest.json"
+    manifest_file.write_text(_manifest_damage(json.loads(manifest_file.read_text()), how))
+    _registry._checked.clear()
+    for call in (models.get_model_files, models.download):
+        with pytest.raises(ModelIntegrityError, match=r"is damaged or was changed \(the "
+                                                      r"manifest.* is malformed\). Download it "
+                                                      r"again with `skelmo download tiny --force`"
+                           ) as info:
+            call("tiny")
+        assert info.value.path == str(manifest_file)
+    assert models.download("tiny", force=True) == (options_file, weight_file)
+    assert models.get_model_files("tiny") == (options_file, weight_file)
+
+
+@pytest.mark.parametrize("content", [
+    [], {"models": []}, {"models": {"x": {}}}, {"models": {"x": "dir"}},
+    {"models": {"x": {"options": ["a"], "weights": "https://example.org/w.hdf5"}}},
+    {"models": {"x": {"options": "https://example.org/o.json",
+                      "weights": "https://example.org/w.hdf5", "weights_size": "big"}}},
+    {"models": {"x": {"directory": 5}}},
+    {"models": {"x": {"directory": "/tmp", "dim": True}}},
+    {"models": {"x": {"directory": "/tmp", "description": None}}},
+    {"models": {"x": {"directory": "/tmp", "options": "https://example.org/o.json"}}},
+    {"models": {"x": {"options": "/o.json", "weights": "https://example.org/w.hdf5"}}},
+    {"models": {"x": {"directory": "/tmp", "sha256": "0" * 64}}},
+])
+def test_a_malformed_registry_file_is_a_registry_error(home, content, capsys):
+    home.mkdir(parents=True)
+    (home / "registry.json").write_text(json.dumps(content))
+    message = r"registry.json: not a valid skelmo registry file \(.+\); fix or delete it."
+    for call in (models.available_models, lambda: models.lookup("x"),
+                 lambda: models.get_model_files("x"), lambda: models.is_downloaded("x"),
+                 lambda: resolve_model("x")):
+        with pytest.raises(ModelFileError, match=message):
+            call()
+    assert main(["models"]) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(f"skelmo: error: .*{message}\n", err)
+
+
+def test_a_registry_file_written_by_register_is_valid(home, small_model_files):
+    models.register("dir", directory=small_model_files[0].parent, persist=True, dim=16)
+    models.register("pair", options=small_model_files[0], weights=small_model_files[1],
+                    persist=True)
+    models.register("url", options="https://example.org/o.json",
+                    weights="https://example.org/w.hdf5", weights_size=5, persist=True)
+    saved = dict(_registry._registered)
+    _registry._registered.clear()
+    assert [models.lookup(name) for name in saved] == list(saved.values())
+
+
+def test_a_truncated_chunked_download_counts_what_came(served, scripted, home):
+    _, options_src, weights_src = served
+    weights = weights_src.read_bytes()
+    scripted.routes["/o"] = ("body", options_src.read_bytes(), None)
+    scripted.routes["/w"] = ("chunked", weights, len(weights) // 2)
+    models.register("tiny", options=f"{scripted.url}/o", weights=f"{scripted.url}/w")
+    with pytest.raises(ModelDownloadError, match=rf"the connection closed after "
+                                                 rf"{len(weights) // 2} bytes, before the end "
+                                                 rf"of the transfer \(incomplete download\)"):
+        models.get_model_files("tiny")
+    assert leftovers(home) == []
+
+
+def test_an_empty_model_is_refused():
+    with pytest.raises(ValueError, match="model is the empty string.*'.' for the current one"):
+        resolve_model("")
+    with pytest.raises(ValueError, match="model is the empty string"):
+        ElmoVectorizer(model="").fit_transform(["a b"])
+
+
+def test_hidden_files_are_no_model_files(small_model_files, tmp_path):
+    directory = tmp_path / "model"
+    directory.mkdir()
+    shutil.copy(small_model_files[0], directory / "elmo_options.json")
+    shutil.copy(small_model_files[1], directory / "weights.hdf5")
+    for junk in ("._elmo_options.json", "._weights.hdf5", ".weights.hdf5.1234abcd.part.h5"):
+        (directory / junk).write_bytes(b"\0\5\x16\7 AppleDouble")  # what macOS leaves
+    assert resolve_model(str(directory)) == (directory / "elmo_options.json",
+                                             directory / "weights.hdf5")
+
+
+def test_an_unknown_name_mentions_skelmo_home():
+    with pytest.raises(ModelFileNotFoundError, match="not a registered model name.*found here "
+                                                     "only with SKELMO_HOME set to that directory"):
+        resolve_model("downloaded-elsewhere")
+
+
+def test_the_damaged_copy_advice_names_the_cache_dir(served, home, tmp_path):
+    register_served(served[0])
+    other = tmp_path / "other cache"
+    for cache, option, argument in ((None, "", ""),
+                                    (other, f" --cache-dir '{other}'", f", cache_dir='{other}'")):
+        _, weight_file = models.get_model_files("tiny", cache_dir=cache)
+        weight_file.write_bytes(b"garbage")
+        with pytest.raises(ModelIntegrityError) as info:
+            models.get_model_files("tiny", cache_dir=cache)
+        assert (f"Download it again with `skelmo download tiny --force{option}` (or "
+                f"skelmo.models.download('tiny', force=True{argument})), or delete "
+                f"{weight_file.parent}.") in str(info.value)

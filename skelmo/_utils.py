@@ -14,9 +14,10 @@ import hashlib
 import numbers
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ __all__ = [
     "check_progress",
     "import_optional",
     "progress_bar",
+    "replace_keeping_mode",
     "sha256_file",
+    "temporary_path",
 ]
 
 #: The LSTM initial-state policies (:mod:`skelmo._engine` implements them). Kept here so
@@ -43,12 +46,70 @@ _CHUNK = 1 << 20
 
 
 @contextmanager
+def temporary_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
+    """A fresh, empty file under a temporary name beside ``path``, removed on exit.
+
+    Yields ``.NAME.XXXXXXXX<suffix>`` in ``path``'s directory (created if
+    missing), with the permissions an ordinary ``open()`` gives. The file is
+    removed when the ``with`` block ends, unless it was renamed away first
+    (by :func:`replace_keeping_mode`, say): the building block of
+    :func:`atomic_path`, for a writer that renames several files itself.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The final file.
+    suffix : str, default=".tmp"
+        Ending of the temporary name.
+
+    Yields
+    ------
+    Path
+        The temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            # 0o666 filtered by the umask: the permissions an ordinary open() gives.
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def replace_keeping_mode(source: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Rename ``source`` onto ``path`` in one step, giving it ``path``'s permission bits.
+
+    When ``path`` exists, ``source`` first takes its permission bits
+    (``0o777``; never set-user-ID and the like), so that replacing a private
+    ``0600`` file does not make it readable by others. A file system that
+    refuses the change of mode leaves ``source``'s own.
+    """
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) & 0o777
+    except OSError:
+        mode = None  # nothing to replace (or nothing readable): keep the new file's mode
+    if mode is not None:
+        with suppress(OSError):
+            os.chmod(source, mode)
+    os.replace(source, path)
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
     """Write a file under a temporary name beside ``path``, then rename it into place.
 
     Yields a fresh, empty file ``.NAME.XXXXXXXX<suffix>`` in ``path``'s
     directory (created if missing). When the ``with`` block ends normally the
-    file replaces ``path`` in one rename; when it raises (a failed check, an
+    file replaces ``path`` in one rename, keeping the permission bits of the
+    file it replaces (:func:`replace_keeping_mode`); a new file gets those an
+    ordinary ``open()`` gives. When the block raises (a failed check, an
     interrupt), the temporary file is removed and ``path`` is left as it was.
 
     Parameters
@@ -63,21 +124,9 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
     Path
         The temporary file to write.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
-        try:
-            # 0o666 filtered by the umask: the permissions an ordinary open() gives.
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
-        except FileExistsError:
-            continue
-    try:
+    with temporary_path(path, suffix) as tmp:
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        replace_keeping_mode(tmp, path)
 
 
 def import_optional(module: str, install: str) -> Any:

@@ -8,8 +8,10 @@ their TensorFlow orientation; converting them for PyTorch is the job of
 
 Every problem with the files raises :class:`ModelFileError`, naming the file
 and the key or dataset at fault: a corrupt or truncated file, weights that are
-not finite, and, for files :func:`write_model` wrote, values that no longer
-match the SHA-256 checksum stored with each dataset.
+not finite, weights stored outside the file (links to other objects or files,
+virtual datasets, external raw storage), and, for files :func:`write_model`
+wrote, values that no longer match the SHA-256 checksum stored with each
+dataset.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import math
 import os
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .._utils import atomic_path
+from .._utils import replace_keeping_mode, temporary_path
 from ._chars import MAX_CHARACTERS
 
 __all__ = [
@@ -51,6 +54,8 @@ N_CHARACTER_ROWS = 261
 _ACTIVATIONS = ("relu", "tanh")
 # Datasets in these groups belong to the biLM; any the options do not expect
 # means the file holds a different architecture (more layers, filters, ...).
+# Datasets elsewhere (a softmax, notes) take no part in the model and are
+# ignored, as they always have been for files other tools wrote.
 _MODEL_DATASET = re.compile(r"(char_embed|CNN|CNN_high_\d+|CNN_proj|RNN_\d+)(/|$)")
 # write_model stores on every dataset the SHA-256 of its values (little-endian
 # float32), and read_weights checks it where present: corrupted data then
@@ -61,6 +66,10 @@ _CHECKSUM_ATTRIBUTE = "skelmo_sha256"
 # metadata (superblock, object headers with their attributes), so a corrupted
 # header is refused by HDF5 itself. Every HDF5 library since 1.8 (2008) reads it.
 _LIBVER = ("v108", "v108")
+# Why a dataset stored outside the file is refused: the model's identity (its
+# manifest, an estimator's model_sha256_) is the SHA-256 of this file alone.
+_STORED_IN_FILE = ("the weights must be stored in the file itself, the only file the model's "
+                   "SHA-256 covers.")
 
 
 class ModelFileError(ValueError):
@@ -167,7 +176,7 @@ class ElmoOptions:
             raise ModelFileError(
                 source,
                 "must be a non-empty list of [width, n_channels] pairs of positive integers, "
-                f"widths at most {MAX_CHARACTERS}, got {filters_raw!r}.",
+                f"widths at most {MAX_CHARACTERS}, got {_shown(filters_raw)}.",
                 "char_cnn.filters",
             )
         activation = _get(cnn, "activation", source, "char_cnn.")
@@ -470,16 +479,21 @@ def read_options(path: str | os.PathLike[str]) -> ElmoOptions:
     ModelFileNotFoundError
         If the file does not exist.
     ModelFileError
-        If it is not a JSON object or a key is missing or invalid.
+        If it is a directory, not JSON, not a JSON object, or a key is missing
+        or invalid.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileNotFoundError(path, "options file not found.")
+    _check_regular_file(path, "options")
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
+        # ValueError: a JSONDecodeError, or an integer of more digits than
+        # Python converts (sys.get_int_max_str_digits()).
         raise ModelFileError(path, f"not a valid JSON options file ({exc}).") from None
+    except RecursionError:
+        raise ModelFileError(
+            path, "not a valid JSON options file (nested too deeply to be read).") from None
     except OSError as exc:
         raise ModelFileError(path, f"cannot be read ({exc.strerror or exc}).") from None
     return ElmoOptions.from_dict(data, path)
@@ -505,21 +519,30 @@ def read_weights(path: str | os.PathLike[str], options: ElmoOptions) -> ElmoWeig
     ModelFileNotFoundError
         If the file does not exist.
     ModelFileError
-        If it is not a readable HDF5 file, or a dataset is missing, has the
-        wrong shape or dtype, holds values that are not finite (as float32),
-        does not match the checksum :func:`write_model` stored with it, or
-        belongs to a layer the options do not have.
+        If it is a directory or not a readable HDF5 file, or a dataset is
+        missing, is not stored in the file itself, has the wrong shape or
+        dtype, holds values that are not finite (as float32), does not match
+        the checksum :func:`write_model` stored with it, or belongs to a layer
+        the options do not have.
 
     Notes
     -----
+    Every dataset the options expect must be reached through hard links only
+    and keep its values in the file: a soft or external link (on the dataset
+    or on a group above it), a virtual dataset or a dataset with external raw
+    storage is refused, since it would let the weights change while the file,
+    and so the model's SHA-256, stays the same.
+
     A dataset with a ``skelmo_sha256`` attribute (every dataset
     :func:`write_model` writes) must hold values whose SHA-256, as
     little-endian float32 in C order, is that attribute. Files without the
     attribute (the published ELMo files) are read without it.
+
+    Datasets outside the biLM's groups (``char_embed``, ``CNN``,
+    ``CNN_high_K``, ``CNN_proj``, ``RNN_K``), such as a softmax, are ignored.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileNotFoundError(path, "weights file not found.")
+    _check_regular_file(path, "weights")
     try:
         if not h5py.is_hdf5(path):
             raise ModelFileError(path, "not an HDF5 file.")
@@ -548,16 +571,8 @@ def read_weights(path: str | os.PathLike[str], options: ElmoOptions) -> ElmoWeig
 
 def _read_dataset(fin: h5py.File, path: Path, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """One dataset of the weights file, checked, as float32."""
-    try:
-        dataset = fin[name]
-    except KeyError as exc:
-        if not _link_missing(fin, name):
-            # The link is there but HDF5 cannot open what it points to (a
-            # metadata checksum fails, say): a corrupt file, not another model.
-            raise ModelFileError(
-                path, f"cannot be opened; the file is corrupt ({exc}).", name) from None
-        dataset = None
-    if not isinstance(dataset, h5py.Dataset):
+    dataset = _open_dataset(fin, path, name)
+    if dataset is None:
         raise ModelFileError(path, "dataset missing; the file does not match options.json.", name)
     _check_array(dataset, shape, path, name)
     try:
@@ -571,20 +586,61 @@ def _read_dataset(fin: h5py.File, path: Path, name: str, shape: tuple[int, ...])
     return array
 
 
-def _link_missing(fin: h5py.File, name: str) -> bool:
-    """Whether some link on the path ``name`` is absent (rather than there but unopenable)."""
-    *parents, leaf = name.split("/")
+def _open_dataset(fin: h5py.File, path: Path, name: str) -> h5py.Dataset | None:
+    """The dataset ``name``, reached through hard links and stored in the file, or None.
+
+    None when some link on the way is absent or the path does not end at a
+    dataset (another model's file). Each link is inspected before the object
+    it points to is opened, so a link into another file is never followed.
+    """
+    parts = name.split("/")
     group: h5py.Group = fin
-    for part in parents:
-        if group.get(part, getlink=True) is None:
-            return True
+    obj: Any = fin
+    for depth, part in enumerate(parts):
+        where = "/".join(parts[: depth + 1])
+        link = group.get(part, getlink=True)
+        if link is None:
+            return None
+        if isinstance(link, h5py.ExternalLink):
+            raise ModelFileError(
+                path, f"is an external link to {link.path!r} in {link.filename!r}; "
+                + _STORED_IN_FILE, where)
+        if not isinstance(link, h5py.HardLink):
+            target = f" to {link.path!r}" if isinstance(link, h5py.SoftLink) else ""
+            raise ModelFileError(path, f"is a soft link{target}; " + _STORED_IN_FILE, where)
         try:
-            group = group[part]
-        except KeyError:
-            return False
-        if not isinstance(group, h5py.Group):
-            return True
-    return group.get(leaf, getlink=True) is None
+            obj = group[part]
+        except KeyError as exc:
+            # The link is there but HDF5 cannot open what it points to (a
+            # metadata checksum fails, say): a corrupt file, not another model.
+            raise ModelFileError(
+                path, f"cannot be opened; the file is corrupt ({exc}).", where) from None
+        if depth < len(parts) - 1:
+            if not isinstance(obj, h5py.Group):
+                return None
+            group = obj
+    if not isinstance(obj, h5py.Dataset):
+        return None
+    if obj.is_virtual:
+        raise ModelFileError(
+            path, "is a virtual dataset, its values mapped from other datasets or files; "
+            + _STORED_IN_FILE, name)
+    if obj.external is not None:
+        files = sorted({os.fsdecode(entry[0]) for entry in obj.external})
+        raise ModelFileError(
+            path, f"keeps its values in external raw storage ({', '.join(files)}); "
+            + _STORED_IN_FILE, name)
+    return obj
+
+
+def _check_regular_file(path: Path, what: str) -> None:
+    """Raise :class:`ModelFileError` unless ``path`` is a regular file (or a link to one)."""
+    if path.is_dir():
+        raise ModelFileError(path, f"is a directory, not the {what} file.")
+    if not path.exists():
+        raise ModelFileNotFoundError(path, f"{what} file not found.")
+    if not path.is_file():
+        raise ModelFileError(path, f"is not a regular file, so it cannot be the {what} file.")
 
 
 def read_model(
@@ -629,11 +685,27 @@ def write_model(
 ) -> None:
     """Write a model as ``options.json`` and a weights HDF5 file.
 
-    Both files are written to temporary names and renamed into place, so a
-    failed write never leaves a half-written model behind. The options and
-    weights are validated first, and a model that :func:`read_model` would
-    refuse (weights that are not finite included) raises
-    :class:`ModelFileError` without writing anything.
+    The options and weights are validated first, and a model that
+    :func:`read_model` would refuse (weights that are not finite included)
+    raises :class:`ModelFileError` without writing anything; so do
+    destinations that are directories, or that are one and the same file
+    (one path twice, or two names of one file through symbolic or hard
+    links), which would otherwise lose one of the two.
+
+    Both files are then written in full under temporary names beside their
+    destinations, and only then renamed into place: first the options, then
+    the weights. A failure before the first rename (a full disk, a directory
+    that cannot be created, an interrupt) leaves both destinations as they
+    were, existing or not, and no temporary file behind. If the second
+    rename fails, the old options are put back (or the new ones removed
+    where there were none) before the error propagates. Two renames cannot
+    be one atomic step, so what remains possible is: a process killed
+    between them (``kill -9``, a power loss), or one reading the model at
+    that instant, sees the new options beside the old weights; and, on a
+    file system without hard links, a failed second rename leaves the new
+    options beside the old weights. A replaced file keeps its permission
+    bits; a new one gets those an ordinary ``open()`` gives. Missing
+    directories are created, and stay when the write fails.
 
     The weights file uses the HDF5 1.8 file format, whose metadata is
     checksummed, and each dataset carries the SHA-256 of its values in a
@@ -646,32 +718,102 @@ def write_model(
     weights : ElmoWeights
         Must match ``options``.
     options_file, weight_file : str or path-like
-        Destinations; missing directories are created.
+        Destinations, two different files; missing directories are created.
 
     Raises
     ------
     ModelFileError
-        If the options are invalid, or the weights do not match them or are
-        not all finite.
+        If the options are invalid, the weights do not match them or are not
+        all finite, a destination is a directory, or both destinations are
+        the same file.
+    OSError
+        If writing or renaming fails; see above for what it leaves.
     """
     options_file, weight_file = Path(options_file), Path(weight_file)
     try:
         text = json.dumps(options.to_dict(), indent=2, allow_nan=False) + "\n"
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ModelFileError(options_file, f"options cannot be written as JSON ({exc}).") from None
     # Never write a model that read_model would refuse.
     ElmoOptions.from_dict(json.loads(text), options_file)
     check_weights(options, weights, weight_file)
+    _check_destinations(options_file, weight_file)
 
     # Both files are complete under temporary names before either replaces
-    # anything, so a failure leaves the destinations as they were.
-    with atomic_path(options_file) as options_tmp, atomic_path(weight_file) as weights_tmp:
+    # anything, so a failure until then leaves the destinations as they were.
+    with temporary_path(options_file) as options_tmp, temporary_path(weight_file) as weights_tmp:
         options_tmp.write_text(text, encoding="utf-8")
         with h5py.File(weights_tmp, "w", libver=_LIBVER) as fout:
             for name, array in _flatten(weights):
                 data = _as_float32(array)
                 dataset = fout.create_dataset(name, data=data)
                 dataset.attrs[_CHECKSUM_ATTRIBUTE] = np.bytes_(_checksum(data))
+        _replace_both(options_tmp, options_file, weights_tmp, weight_file)
+
+
+def _check_destinations(options_file: Path, weight_file: Path) -> None:
+    """Refuse destinations that are directories, or one file named twice."""
+    for path, what in ((options_file, "options"), (weight_file, "weights")):
+        if path.is_dir():
+            raise ModelFileError(
+                path, f"is a directory; the {what} file cannot be written in its place.")
+    try:
+        same = options_file.resolve() == weight_file.resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        same = os.path.abspath(options_file) == os.path.abspath(weight_file)
+    if not same and options_file.exists() and weight_file.exists():
+        try:
+            same = os.path.samefile(options_file, weight_file)
+        except OSError:
+            same = False
+    if same:
+        raise ModelFileError(
+            weight_file,
+            f"is the same file as the options destination {options_file}; the options and "
+            "the weights must be written to two different files.",
+        )
+
+
+def _replace_both(options_tmp: Path, options_file: Path, weights_tmp: Path,
+                  weight_file: Path) -> None:
+    """Rename the staged options, then the staged weights, into place.
+
+    If the weights' rename fails, the options are put back first: the old
+    file from a hard link kept beside it for the moment, or, where there was
+    no old file, by removing the new one.
+    """
+    had_options = os.path.lexists(options_file)
+    backup: Path | None = None
+    try:
+        backup = _hard_link_beside(options_file) if had_options else None
+        replace_keeping_mode(options_tmp, options_file)
+        try:
+            replace_keeping_mode(weights_tmp, weight_file)
+        except BaseException:
+            # If putting the old options back fails too, their link stays
+            # (a hidden .NAME.XXXXXXXX.old file) rather than being deleted.
+            restore, backup = backup, None
+            if restore is not None:
+                os.replace(restore, options_file)
+            elif not had_options:
+                options_file.unlink(missing_ok=True)
+            raise
+    finally:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _hard_link_beside(path: Path) -> Path | None:
+    """A new hidden hard link to ``path`` in its directory, or None where none can be made."""
+    while True:
+        link = path.parent / f".{path.name}.{secrets.token_hex(4)}.old"
+        try:
+            os.link(path, link, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except (OSError, NotImplementedError):
+            return None
+        return link
 
 
 def _is_int(value: Any) -> bool:
@@ -691,10 +833,19 @@ def _get(data: dict[str, Any], name: str, source: Any, prefix: str) -> Any:
     return data[name]
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)`` for an error message, shortened when long."""
+    if _is_int(value) and value.bit_length() > 600:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 200 else f"{text[:160]}... ({len(text)} characters)"
+
+
 def _positive_int(data: dict[str, Any], name: str, source: Any, prefix: str) -> int:
     value = _get(data, name, source, prefix)
     if not _is_int(value) or value <= 0:
-        raise ModelFileError(source, f"must be a positive integer, got {value!r}.", prefix + name)
+        raise ModelFileError(
+            source, f"must be a positive integer, got {_shown(value)}.", prefix + name)
     return int(value)
 
 
@@ -702,7 +853,7 @@ def _non_negative_int(data: dict[str, Any], name: str, source: Any, prefix: str)
     value = _get(data, name, source, prefix)
     if not _is_int(value) or value < 0:
         raise ModelFileError(
-            source, f"must be a non-negative integer, got {value!r}.", prefix + name
+            source, f"must be a non-negative integer, got {_shown(value)}.", prefix + name
         )
     return int(value)
 
@@ -714,8 +865,19 @@ def _optional_clip(lstm: dict[str, Any], name: str, source: Any) -> float | None
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
+        # float(), not math.isfinite(value): an integer too large for a float
+        # (10**400) raises OverflowError there and is as unusable as infinity.
+        or not math.isfinite(_as_float(value))
         or value <= 0
     ):
-        raise ModelFileError(source, f"must be a positive number, got {value!r}.", f"lstm.{name}")
+        raise ModelFileError(
+            source, f"must be a positive number, got {_shown(value)}.", f"lstm.{name}")
     return value
+
+
+def _as_float(value: int | float) -> float:
+    """``value`` as a float; infinite where it is too large for one."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf

@@ -368,6 +368,29 @@ def test_nan_clip_rejected(model):
     raises_model_error(lambda: read_options(model[0]), model[0], "lstm.cell_clip")
 
 
+UNHOLDABLE_OPTIONS = {
+    # JSON that Python's json module cannot turn into values, or values no float can hold.
+    "nested 100000 deep": ("[" * 100_000 + "]" * 100_000, None, "nested too deeply"),
+    "5000-digit integer": ('{"lstm": {"dim": ' + "9" * 5000 + "}}", None, "4300 digits"),
+    "cell_clip 10**400": (None, "lstm.cell_clip", "about 401 digits"),
+}
+
+
+@pytest.mark.parametrize(("text", "key", "match"), UNHOLDABLE_OPTIONS.values(),
+                         ids=UNHOLDABLE_OPTIONS.keys())
+def test_options_python_cannot_hold_are_model_file_errors(model, text, key, match):
+    if text is None:
+        data = load_json(model[0])
+        _set(data, key, 10**400)
+        text = json.dumps(data)
+    model[0].write_text(text)
+    exc = raises_model_error(lambda: read_options(model[0]), model[0], key, match=match)
+    assert len(str(exc)) < 500  # the value is described, not printed in full
+    raises_model_error(lambda: read_model(*model), model[0], key)
+    if key is not None:
+        raises_model_error(lambda: ElmoOptions.from_dict(json.loads(text)), "<options>", key)
+
+
 def test_null_clip_and_skip_connections_are_defaults(model):
     data = load_json(model[0])
     data["lstm"].update(cell_clip=None, proj_clip=None, use_skip_connections=None)
@@ -390,6 +413,88 @@ def test_training_time_character_count_accepted(model):
 def test_weights_not_hdf5(model, content):
     model[1].write_bytes(content)
     raises_model_error(lambda: read_model(*model), model[1], match="HDF5")
+
+
+def test_a_directory_is_not_a_model_file(tmp_path, model):
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    for call, what in ((lambda: read_options(directory), "options"),
+                       (lambda: read_model(directory, model[1]), "options"),
+                       (lambda: read_weights(directory, make_options()), "weights"),
+                       (lambda: read_model(model[0], directory), "weights")):
+        exc = raises_model_error(call, directory, match=f"is a directory, not the {what} file")
+        assert not isinstance(exc, FileNotFoundError)
+        assert "not found" not in str(exc)
+
+
+def _external_link(f, name, other):
+    del f[name]
+    f[name] = h5py.ExternalLink(str(other), name)
+
+
+def _soft_link(f, name, other):
+    f.move(name, "kept/" + name)
+    f[name] = h5py.SoftLink("/kept/" + name)
+
+
+def _virtual(f, name, other, source=None):
+    shape, dtype = f[name].shape, f[name].dtype
+    if source is None:  # the values stay in this file, mapped from another dataset
+        f.move(name, "kept/" + name)
+        source = h5py.VirtualSource(".", "kept/" + name, shape=shape, dtype=dtype)
+    else:
+        del f[name]
+    layout = h5py.VirtualLayout(shape=shape, dtype=dtype)
+    layout[...] = source
+    f.create_virtual_dataset(name, layout)
+
+
+def _external_raw(f, name, other):
+    values = f[name][...].astype("<f4")
+    raw = other.with_suffix(".raw")
+    values.tofile(raw)
+    del f[name]
+    f.create_dataset(name, shape=values.shape, dtype="<f4", external=[(str(raw), 0, values.nbytes)])
+
+
+STORED_OUTSIDE = {
+    # how -> (edit of the weights file, dataset edited, key named, words of the message)
+    "external link": (_external_link, "char_embed", "char_embed", "external link"),
+    "external link to no file": (
+        lambda f, name, other: _external_link(f, name, other.parent / "absent.h5"),
+        "char_embed", "char_embed", "external link"),
+    "external link on a group": (_external_link, "CNN", "CNN", "external link"),
+    "soft link": (_soft_link, "CNN/b_cnn_1", "CNN/b_cnn_1", "soft link"),
+    "soft link on a group": (_soft_link, "RNN_1", "RNN_1", "soft link"),
+    "virtual dataset, other file": (
+        lambda f, name, other: _virtual(f, name, other, h5py.VirtualSource(
+            str(other), name, shape=f[name].shape, dtype=f[name].dtype)),
+        "char_embed", "char_embed", "virtual dataset"),
+    "virtual dataset, same file": (_virtual, "CNN_proj/W_proj", "CNN_proj/W_proj",
+                                   "virtual dataset"),
+    "external raw storage": (_external_raw, LSTM.format(d=0, l=1) + "/B",
+                             LSTM.format(d=0, l=1) + "/B", "external raw storage"),
+}
+
+
+@pytest.mark.parametrize(("edit", "name", "key", "match"), STORED_OUTSIDE.values(),
+                         ids=STORED_OUTSIDE.keys())
+def test_weights_stored_outside_the_file_are_refused(tmp_path, model, edit, name, key, match):
+    """The model's SHA-256 covers the weights file alone: its values must all be in it."""
+    other = tmp_path / "other.h5"
+    with h5py.File(model[1], "r") as f, h5py.File(other, "w") as g:
+        f.copy(name, g, name=name)  # the same values: only where they live is wrong
+    with h5py.File(model[1], "a") as f:
+        edit(f, name, other)
+    exc = raises_model_error(lambda: read_model(*model), model[1], key, match=match)
+    assert "the weights must be stored in the file itself" in str(exc)
+
+
+def test_datasets_outside_the_bilm_may_be_links(model):
+    with h5py.File(model[1], "a") as f:
+        f["softmax/W"] = h5py.ExternalLink("absent.h5", "W")
+        f["notes"] = h5py.SoftLink("/char_embed")
+    assert read_model(*model)[0] == make_options()
 
 
 def test_options_file_given_as_weights(model):
@@ -460,6 +565,22 @@ def test_unrelated_datasets_are_ignored(model):
     with h5py.File(model[1], "a") as f:
         f.create_dataset("softmax/W", data=np.zeros((3, 16), np.float32))
     assert read_model(*model)[0] == make_options()
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("softmax/W", True), ("foo/bar", True), ("CNNx/W", True), ("RNN/W_0", True),
+    ("CNN/W_cnn_5", False), ("CNN_high_2/W_carry", False), ("CNN_proj/extra", False),
+    ("RNN_2/RNN/MultiRNNCell/Cell0/LSTMCell/W_0", False),
+    (LSTM.format(d=1, l=2) + "/W_0", False),
+])
+def test_only_datasets_of_the_bilm_groups_must_be_expected(model, name, expected):
+    """A dataset in the biLM's groups is another architecture; one outside them is ignored."""
+    with h5py.File(model[1], "a") as f:
+        f[name] = np.zeros(3, np.float32)
+    if expected:
+        assert read_model(*model)[0] == make_options()
+    else:
+        raises_model_error(lambda: read_model(*model), model[1], name, match="not expected")
 
 
 def _cell(d: int, layer: int) -> set[str]:
@@ -589,6 +710,124 @@ def test_write_failing_midway_leaves_nothing(tmp_path, monkeypatch):
                     tmp_path / "weights.hdf5")
     # The options were staged first; they must not have replaced anything.
     assert _entries(tmp_path) == set()
+
+
+def _link(kind: str, target: Path, link: Path) -> Path:
+    if kind == "symlink":
+        link.symlink_to(target)
+    elif kind == "hard link":
+        os.link(target, link)
+    return link
+
+
+SAME_FILE = {
+    # how the weights destination names the options destination
+    "same path": lambda options_file: options_file,
+    "same path, spelled otherwise": lambda options_file: (
+        options_file.parent / "sub" / ".." / options_file.name),
+    "symlink": lambda options_file: _link("symlink", options_file,
+                                          options_file.parent / "link.hdf5"),
+    "hard link": lambda options_file: _link("hard link", options_file,
+                                            options_file.parent / "link.hdf5"),
+}
+
+
+@pytest.mark.parametrize("name", SAME_FILE.keys())
+def test_write_refuses_one_file_for_both(tmp_path, name):
+    options = make_options()
+    options_file = tmp_path / "model"
+    options_file.write_bytes(b"the old file")
+    (tmp_path / "sub").mkdir()
+    weight_file = SAME_FILE[name](options_file)
+    before = _entries(tmp_path)
+    raises_model_error(
+        lambda: write_model(options, make_random_weights(options), options_file, weight_file),
+        weight_file, match="same file as the options destination")
+    assert options_file.read_bytes() == b"the old file"
+    assert _entries(tmp_path) == before
+
+
+def test_write_refuses_one_new_file_for_both(tmp_path):
+    options = make_options()
+    path = tmp_path / "out" / "model"
+    raises_model_error(lambda: write_model(options, make_random_weights(options), path, path),
+                       path, match="two different files")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("which", ["options", "weights"])
+def test_write_refuses_a_directory_destination(tmp_path, which):
+    options_file, weight_file = make_random_model(tmp_path, seed=0)
+    before = options_file.read_bytes(), weight_file.read_bytes()
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    targets = (directory, weight_file) if which == "options" else (options_file, directory)
+    raises_model_error(
+        lambda: write_model(make_options(), make_random_weights(make_options(), seed=1),
+                            *targets),
+        directory, match=f"is a directory; the {which} file cannot be written")
+    assert (options_file.read_bytes(), weight_file.read_bytes()) == before
+    assert _entries(tmp_path) == {"options.json", "weights.hdf5", "a-directory"}
+    assert _entries(directory) == set()
+
+
+def test_write_into_a_directory_that_cannot_exist_renames_nothing(tmp_path):
+    options_file, weight_file = make_random_model(tmp_path, seed=0)
+    before = options_file.read_bytes()
+    with pytest.raises(OSError):
+        write_model(make_options(), make_random_weights(make_options(), seed=1), options_file,
+                    weight_file / "weights.hdf5")  # under a file: no directory can be made
+    assert options_file.read_bytes() == before
+    assert _entries(tmp_path) == {"options.json", "weights.hdf5"}
+
+
+def _failing_second_rename(monkeypatch, destinations: tuple[Path, ...]) -> list[Path]:
+    """Make the second rename onto one of ``destinations`` fail; return the renames' targets."""
+    real_replace = os.replace
+    targets: list[Path] = []
+
+    def replace(source, destination):
+        if Path(destination) in destinations:
+            targets.append(Path(destination))
+            if len(targets) == 2:
+                raise OSError("rename failed")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return targets
+
+
+def test_a_failed_weights_rename_puts_the_old_options_back(tmp_path, monkeypatch):
+    options_file, weight_file = make_random_model(tmp_path, seed=0)
+    before = options_file.read_bytes(), weight_file.read_bytes()
+    targets = _failing_second_rename(monkeypatch, (options_file, weight_file))
+    options = make_options(cell_clip=None)  # other options, so the options file would change
+    with pytest.raises(OSError, match="rename failed"):
+        write_model(options, make_random_weights(options, seed=1), options_file, weight_file)
+    # Options first, weights second (which fails), then the old options go back.
+    assert targets == [options_file, weight_file, options_file]
+    assert (options_file.read_bytes(), weight_file.read_bytes()) == before
+    assert _entries(tmp_path) == {"options.json", "weights.hdf5"}
+
+
+def test_a_failed_weights_rename_leaves_no_new_options(tmp_path, monkeypatch):
+    options_file, weight_file = tmp_path / "options.json", tmp_path / "weights.hdf5"
+    _failing_second_rename(monkeypatch, (options_file, weight_file))
+    options = make_options()
+    with pytest.raises(OSError, match="rename failed"):
+        write_model(options, make_random_weights(options), options_file, weight_file)
+    assert _entries(tmp_path) == set()
+
+
+def test_write_keeps_the_replaced_files_modes(tmp_path):
+    options_file, weight_file = make_random_model(tmp_path, seed=0)
+    options_file.chmod(0o600)
+    weight_file.chmod(0o640)
+    make_random_model(tmp_path, seed=1)
+    assert options_file.stat().st_mode & 0o7777 == 0o600
+    assert weight_file.stat().st_mode & 0o7777 == 0o640
+    _, weights = read_model(options_file, weight_file)
+    assert_weights_identical(weights, make_random_weights(make_options(), seed=1))
 
 
 def test_check_weights_default_source():

@@ -67,8 +67,10 @@ def _collection_kind(documents: Any) -> str:
                 f"{len(documents.columns)} columns {list(documents.columns)[:5]}. Select the "
                 "text column, e.g. ddf['text']."
             )
+        _check_not_stringified(documents)
         return "frame"
     if dd is not None and isinstance(documents, dd.Series):
+        _check_not_stringified(documents)
         return "frame"
     db = sys.modules.get("dask.bag")
     if db is not None and isinstance(documents, db.Bag):
@@ -78,6 +80,69 @@ def _collection_kind(documents: Any) -> str:
         f"{type(documents).__module__}.{type(documents).__name__}. For documents in memory, "
         "call the estimator's transform."
     )
+
+
+def _column_meta(documents: Any) -> Any:
+    """The (empty) pandas Series of a dask Series or one-column DataFrame."""
+    meta = documents._meta
+    return meta.iloc[:, 0] if meta.ndim == 2 else meta
+
+
+def _holds_token_lists(column: Any) -> bool:
+    """Whether the first present document of a pandas column is a list (or tuple, array)."""
+    import pandas as pd
+
+    for item in column:
+        if isinstance(item, (list, tuple, np.ndarray)):
+            return True
+        if not (item is None or item is pd.NA or (isinstance(item, float) and item != item)):
+            return False
+    return False
+
+
+def _check_not_stringified(documents: Any) -> None:
+    """Refuse token lists that Dask's string conversion has turned into their text.
+
+    With pyarrow installed, Dask converts object columns to strings by default
+    (``dataframe.convert-string``), token lists included: ``dd.from_pandas``
+    of a Series of ``["the", "cat"]`` gives the text ``"['the', 'cat']"``,
+    which would be tokenized and embedded as text. A collection built by
+    ``dd.from_pandas`` still holds the pandas object it came from, so that
+    case is recognised; other sources of strings cannot be, and the docstring
+    of :func:`transform` tells how to keep token lists.
+    """
+    import pandas as pd
+
+    dtype = _column_meta(documents).dtype
+    if isinstance(dtype, np.dtype) or not pd.api.types.is_string_dtype(dtype):
+        return  # object columns keep their lists; only pandas string dtypes are converted
+    name = _column_meta(documents).name
+    expr = getattr(documents, "expr", None)
+    try:
+        nodes = list(expr.walk()) if expr is not None else []
+    except Exception:  # another Dask version: nothing to look at
+        return
+    for node in nodes:
+        if type(node).__name__ != "FromPandas":
+            continue
+        try:
+            converted = bool(node.operand("pyarrow_strings_enabled"))
+            data = node.operand("frame")._data
+        except Exception:
+            continue
+        if isinstance(data, pd.DataFrame):
+            data = data[name] if name in data.columns else None
+        if (converted and isinstance(data, pd.Series)
+                and pd.api.types.is_object_dtype(data.dtype) and _holds_token_lists(data)):
+            raise ValueError(
+                "The documents are token lists that Dask turned into text: dd.from_pandas "
+                "converted the lists of the pandas data to strings (such as \"['the', "
+                "'cat']\"), as its 'dataframe.convert-string' setting does for object "
+                "columns, and they would be embedded as that text. Build the collection "
+                "with the setting off, e.g. with dask.config.set({'dataframe.convert-string': "
+                "False}): dd.from_pandas(...), or pass a dask Bag of token lists "
+                "(dask.bag.from_sequence)."
+            )
 
 
 def _check_estimator(estimator: Any, as_frame: bool) -> None:
@@ -108,7 +173,9 @@ def transform(estimator: ElmoEstimatorBase, documents: Any, *, as_frame: bool = 
         apply on the workers: ``batch_size``, ``device``, ``cache``, ...
         ``state="stateful"`` and ``output="ragged"`` are not supported.
     documents : dask Series, one-column dask DataFrame or dask Bag
-        The documents, as str or as lists of tokens.
+        The documents, as str or as lists of tokens. Token lists in a dask
+        Series or DataFrame must stay Python lists (an ``object`` column):
+        see the Notes on Dask's string conversion.
     as_frame : bool, default=False
         Return a dask DataFrame instead of a dask array: for
         :class:`~skelmo.ElmoVectorizer`, one row per document with the
@@ -132,15 +199,33 @@ def transform(estimator: ElmoEstimatorBase, documents: Any, *, as_frame: bool = 
     dask.array.Array or dask.dataframe.DataFrame
         Lazy, float32: the rows of ``estimator.transform`` on the whole
         collection, in order. ``output="padded"`` pads to ``max_length`` or,
-        when it is None, to the longest document of the collection.
+        when it is None, to the longest document of the collection (0 when no
+        document has a token, as in ``estimator.transform``).
 
     Raises
     ------
     ImportError
         If Dask is not installed.
+    ValueError
+        For a collection made by ``dd.from_pandas`` from token lists that
+        Dask's string conversion turned into text (see the Notes).
 
     Notes
     -----
+    **Token lists and Dask's string conversion.** With pyarrow installed,
+    Dask converts every ``object`` column to a string column by default (its
+    ``dataframe.convert-string`` setting), and a list is converted to its
+    text: ``dd.from_pandas`` of a Series of ``["the", "cat"]`` holds the
+    string ``"['the', 'cat']"``, which an estimator tokenizes and embeds as
+    text, without an error. Keep token lists as lists: build the Series with
+    the conversion off, ``with dask.config.set({"dataframe.convert-string":
+    False}): tokens = dd.from_pandas(...)``, or pass a dask Bag of token
+    lists (``dask.bag.from_sequence``). A collection made by ``dd.from_pandas``
+    from token lists with the conversion on is refused with a ValueError
+    (its pandas data is still at hand to tell); strings that came from
+    elsewhere (such as a text file or a Parquet string column) cannot be told
+    apart from texts and are embedded as texts.
+
     This function computes right away, on the active scheduler, a small
     probe task (it learns the output width on a worker, loading the model
     there) and, when chunk sizes are needed, one counting task per
@@ -221,6 +306,7 @@ def get_lengths(estimator: ElmoTokenVectorizer, documents: Any) -> Any:
     estimator : ElmoTokenVectorizer
         Its tokenizer is used; the model is not.
     documents : dask Series, one-column dask DataFrame or dask Bag
+        As for :func:`transform` (token lists must stay lists).
 
     Returns
     -------

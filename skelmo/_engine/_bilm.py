@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ from .._format import (
     read_model,
 )
 from ._blocks import block_width_candidates, gate_block_width
-from ._device import resolve_device
+from ._device import check_precision_on, resolve_device
 from ._layout import (
     conv_from_torch,
     conv_to_matrix,
@@ -176,7 +177,25 @@ def highway_and_projection(
     return x
 
 
-class CharacterEncoder(nn.Module):
+class _FixedWeights(nn.Module):
+    """A module whose weights are fixed when it is built.
+
+    Buffers derived from the weights (the convolutions as matrices, the gate
+    biases, bfloat16 copies) and the caches of a loaded model (word vectors,
+    warm state) follow the weights it was built with, so loading others in
+    place would give wrong numbers: build another module instead.
+    """
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        """Refused: build another model from its weights (see the class docstring)."""
+        raise RuntimeError(
+            f"A {type(self).__name__}'s weights are fixed when it is built (what is derived "
+            "from them is computed then): build another one, with BiLM.from_weights(options, "
+            "weights) or BiLM.from_files(options_file, weight_file), instead of loading a "
+            "state dict into it.")
+
+
+class CharacterEncoder(_FixedWeights):
     """Character CNN, highway layers and projection: character ids -> token vectors.
 
     Parameters
@@ -295,7 +314,7 @@ def _ifoj_to_tf(array: np.ndarray) -> np.ndarray:
 FORGET_BIAS = 1.0  # TF's LSTMCell adds 1 to the forget gate at run time.
 
 
-class LstmStack(nn.Module):
+class LstmStack(_FixedWeights):
     """Both directions of the ELMo LSTM stack.
 
     Each layer is TensorFlow's ``LSTMCell`` with a projection, cell clipping and
@@ -695,10 +714,10 @@ class LstmStack(nn.Module):
                     if self.proj_clip is not None:
                         h_n.clamp_(-self.proj_clip, self.proj_clip)
                 if t == 0 and same_start:
-                    h[:n] = h[0]
-                    c[:n] = c[0]
+                    h[1:n] = h[0]
+                    c[1:n] = c[0]
                     if bfloat16:
-                        h_low[:n] = h_low[0]
+                        h_low[1:n] = h_low[0]
                 out[t, :n] = h[:n]
                 done = active[t + 1]
                 if done < n:
@@ -799,7 +818,7 @@ class BiLMOutput:
     state: LstmState | None
 
 
-class BiLM(nn.Module):
+class BiLM(_FixedWeights):
     """The ELMo bidirectional language model.
 
     Build it from files with :meth:`from_files`, or from arrays with
@@ -888,6 +907,27 @@ class BiLM(nn.Module):
         """An all-zero recurrent state for ``n_rows`` sentences."""
         return self.lstm.zero_state(n_rows, self.device)
 
+    def _check_state(self, state: Any, rows: tuple[int, ...]) -> LstmState:
+        """``state`` if it is an LstmState of this model with one of ``rows`` rows, else raise."""
+        o = self.options
+        if not isinstance(state, LstmState):
+            raise TypeError(f"state must be an LstmState (from a BiLMOutput or zero_state), got "
+                            f"{type(state).__name__}.")
+        expected = [(2, o.n_layers, None, o.projection_dim), (2, o.n_layers, None, o.cell_dim)]
+        for name, tensor, shape in zip("hc", (state.h, state.c), expected):
+            if (not isinstance(tensor, torch.Tensor) or tensor.dtype != torch.float32
+                    or tensor.ndim != 4 or tensor.shape[:2] != shape[:2]
+                    or tensor.shape[3] != shape[3]):
+                raise ValueError(
+                    f"state.{name} must be a float32 tensor of shape (2, {o.n_layers}, rows, "
+                    f"{shape[3]}) for this model, got "
+                    + (f"{tensor.dtype} {tuple(tensor.shape)}."
+                       if isinstance(tensor, torch.Tensor) else f"{type(tensor).__name__}."))
+        if state.h.shape[2] != state.c.shape[2] or state.n_rows not in rows:
+            raise ValueError(f"state must have {' or '.join(map(str, rows))} row(s) here, got "
+                             f"{state.h.shape[2]} (h) and {state.c.shape[2]} (c).")
+        return state
+
     @torch.inference_mode()
     def encode_distinct(self, char_ids: torch.Tensor) -> torch.Tensor:
         """Token representations of distinct tokens, one row each.
@@ -944,12 +984,16 @@ class BiLM(nn.Module):
 
     def _encode_tokens(self, char_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`encode_tokens`, and an id per position equal for equal tokens."""
+        char_ids = _checked_char_ids(char_ids, self.char_encoder.char_embed.shape[0])
         flat = char_ids.reshape(-1, MAX_CHARACTERS).to(self.device)
+        shape = char_ids.shape[:-1]
+        if flat.shape[0] == 0:
+            return (flat.new_zeros(*shape, self.options.projection_dim, dtype=torch.float32),
+                    flat.new_zeros(shape))
         unique, inverse = torch.unique(flat, dim=0, return_inverse=True)
         encoded = self.encode_distinct(unique)[inverse]
         # Rows of all-zero ids are padding, not tokens.
         encoded = encoded * (flat[:, 0] > 0).unsqueeze(-1)
-        shape = char_ids.shape[:-1]
         return encoded.view(*shape, -1), inverse.view(shape)
 
     @torch.inference_mode()
@@ -975,6 +1019,10 @@ class BiLM(nn.Module):
         -------
         BiLMOutput
         """
+        char_ids = _checked_char_ids(char_ids, self.char_encoder.char_embed.shape[0])
+        if char_ids.ndim != 3:
+            raise ValueError("char_ids must have shape (batch, time, 50) (from "
+                             f"skelmo.batch_to_ids), got {tuple(char_ids.shape)}.")
         char_ids = char_ids.to(self.device)
         lengths = (char_ids[..., 0] > 0).sum(dim=1)
         tokens, token_ids = self._encode_tokens(_add_boundaries(char_ids, lengths))
@@ -1021,9 +1069,18 @@ class BiLM(nn.Module):
         -------
         BiLMOutput
         """
+        check_precision_on(precision, self.device)
         tokens = tokens.to(self.device)
         lengths = lengths.to(self.device)
         batch, steps = tokens.shape[:2]
+        if state is not None:
+            self._check_state(state, (1, batch))
+        if batch == 0:
+            width = max(0, steps - (0 if keep_boundaries else 2))
+            return BiLMOutput(
+                layers=tokens.new_zeros(self.n_layers, 0, width, 2 * self.options.projection_dim),
+                mask=torch.zeros(0, width, dtype=torch.bool, device=self.device),
+                state=self.zero_state(0) if final_state or keep_boundaries else None)
         # One initial state for every sentence (zeros, or one row broadcast)
         # and the boundary tokens first in each direction: the first step is
         # the same for all.
@@ -1091,10 +1148,12 @@ class BiLM(nn.Module):
         if not groups or not all(groups):
             raise ValueError("contextualize_streams needs at least one group, and at least one "
                              "sentence in each group.")
+        check_precision_on(precision, self.device)
+        self._check_state(state, (tokens.shape[0],))
         tokens = tokens.to(self.device)
         lengths = lengths.to(self.device)
         reverse_index, _, selections = _placed_sentences(
-            groups, tokens.shape[:2], 0 if keep_boundaries else 2, self.device)
+            groups, tokens.shape[:2], lengths, 0 if keep_boundaries else 2, self.device)
         results, final = self._run_stack(
             tokens, lengths, state, selections, keep_boundaries, last_steps=True,
             same_start=False, precision=precision, token_ids=token_ids,
@@ -1149,9 +1208,10 @@ class BiLM(nn.Module):
         if not groups or not all(groups):
             raise ValueError("contextualize_packed needs at least one group, and at least one "
                              "sentence in each group.")
+        check_precision_on(precision, self.device)
         tokens = tokens.to(self.device)
         lengths = lengths.to(self.device)
-        state = self.zero_state(1) if state is None else state
+        state = self.zero_state(1) if state is None else self._check_state(state, (1,))
         # Row 0 reads <S>, row 1 </S>: the forward direction's state after <S>
         # and the backward one's after </S> are where every sentence starts.
         _, after = self.lstm(boundaries.to(self.device).unsqueeze(0),
@@ -1159,8 +1219,8 @@ class BiLM(nn.Module):
                              state.expand(2), precision=precision)
         start_state = LstmState(torch.stack([after.h[0, :, :1], after.h[1, :, 1:]]),
                                 torch.stack([after.c[0, :, :1], after.c[1, :, 1:]]))
-        reverse_index, starts, selections = _placed_sentences(groups, tokens.shape[:2], 0,
-                                                              self.device)
+        reverse_index, starts, selections = _placed_sentences(groups, tokens.shape[:2], lengths,
+                                                              0, self.device)
         results, _ = self._run_stack(
             tokens, lengths, self.zero_state(tokens.shape[0]), selections, keep_boundaries=True,
             last_steps=True, same_start=False, precision=precision, token_ids=token_ids,
@@ -1237,21 +1297,31 @@ class _Sentences:
 
 
 def _placed_sentences(
-    groups: Sequence[Sequence[tuple[int, int, int]]], shape: tuple[int, int], dropped: int,
-    device: torch.device,
+    groups: Sequence[Sequence[tuple[int, int, int]]], shape: tuple[int, int],
+    lengths: torch.Tensor, dropped: int, device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, list[_Sentences]]:
     """Where sentences placed back to back in rows (``(row, start, length)`` per group) lie.
 
+    ``shape`` is (rows, time) of the tokens, ``lengths`` the positions of each row.
     Returns the backward direction's reading order (each sentence reversed in
     place), a (rows, time) mask of each sentence's first position, and one
     selection per group, its width the group's longest sentence less
     ``dropped`` positions (its boundaries, when they are not returned).
+    Raises a ValueError for a sentence outside its row.
     """
+    row_lengths = [int(n) for n in lengths.tolist()]
     reverse_index = np.tile(np.arange(shape[1]), (shape[0], 1))
     starts = np.zeros(shape, dtype=bool)
     selections = []
     for group in groups:
         for row, start, length in group:
+            if not (0 <= row < len(row_lengths) and start >= 0 and length >= dropped
+                    and start + length <= row_lengths[row]):
+                held = (f"row {row} has {row_lengths[row]} positions"
+                        if 0 <= row < len(row_lengths) else f"there are {len(row_lengths)} rows")
+                raise ValueError(
+                    f"sentence (row={row}, start={start}, length={length}) does not lie in its "
+                    f"row: {held}, and a sentence has at least {dropped} positions.")
             reverse_index[row, start : start + length] = np.arange(start + length - 1,
                                                                    start - 1, -1)
             if length:
@@ -1261,6 +1331,22 @@ def _placed_sentences(
         selections.append(_Sentences(row, start, length, int(length.max()) - dropped))
     return (torch.from_numpy(reverse_index).to(device), torch.from_numpy(starts).to(device),
             selections)
+
+
+def _checked_char_ids(char_ids: Any, n_ids: int) -> torch.Tensor:
+    """``char_ids`` as a LongTensor of shape (..., 50) with ids below ``n_ids``, else raise."""
+    if not isinstance(char_ids, torch.Tensor) or char_ids.dtype.is_floating_point \
+            or char_ids.dtype.is_complex or char_ids.dtype == torch.bool:
+        raise TypeError("char_ids must be an integer tensor of character ids (from "
+                        f"skelmo.batch_to_ids), got {type(char_ids).__name__}"
+                        + (f" of {char_ids.dtype}" if isinstance(char_ids, torch.Tensor) else ""))
+    if char_ids.ndim == 0 or char_ids.shape[-1] != MAX_CHARACTERS:
+        raise ValueError(f"char_ids must have {MAX_CHARACTERS} ids per token (its last "
+                         f"dimension), got shape {tuple(char_ids.shape)}.")
+    if char_ids.numel() and (int(char_ids.min()) < 0 or int(char_ids.max()) >= n_ids):
+        raise ValueError(f"char_ids must lie in [0, {n_ids - 1}] (from skelmo.batch_to_ids), "
+                         f"got values in [{int(char_ids.min())}, {int(char_ids.max())}].")
+    return char_ids.long()
 
 
 def _length_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:

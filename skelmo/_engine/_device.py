@@ -43,6 +43,9 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
 def resolve_device(device: str | torch.device) -> torch.device:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a torch device.
 
+    Each device gets one name: ``"cpu:0"`` is ``"cpu"``, and ``"cuda"`` is the
+    current CUDA device with its index.
+
     Parameters
     ----------
     device : str or torch.device
@@ -67,6 +70,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
         ) from None
     if resolved.type not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}.")
+    if resolved.type == "cpu":
+        if resolved.index not in (None, 0):
+            raise ValueError(f"device={device!r}: there is one CPU device, 'cpu'.")
+        return torch.device("cpu")
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
@@ -78,6 +85,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
                 f"device={device!r} does not exist: this machine has "
                 f"{torch.cuda.device_count()} CUDA device(s)."
             )
+        if resolved.index is None:  # one name per device: "cuda" is the current one
+            resolved = torch.device("cuda", torch.cuda.current_device())
     return resolved
 
 
@@ -102,13 +111,16 @@ def _cpu_flags() -> set[str]:
 def bfloat16_supported(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 matrices natively.
 
-    On CUDA, what torch reports; on the CPU, AVX512-BF16 or AMX, asked of torch's
-    CPU-feature probe where it has one, else read from ``/proc/cpuinfo``.
-    Elsewhere bfloat16 products are emulated, hundreds of times slower than
-    float32 ones.
+    On CUDA, a GPU of compute capability 8.0 or later (Ampere on; earlier
+    ones emulate bfloat16), or what torch reports on ROCm; on the CPU,
+    AVX512-BF16 or AMX, asked of torch's CPU-feature probe where it has one,
+    else read from ``/proc/cpuinfo``. Elsewhere bfloat16 products are
+    emulated, hundreds of times slower than float32 ones.
     """
     if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
+        if torch.version.hip:
+            return bool(torch.cuda.is_bf16_supported())
+        return torch.cuda.get_device_capability(device)[0] >= 8
     probes = [getattr(torch.cpu, name, None)
               for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     if all(callable(probe) for probe in probes):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .._format import ModelFileError, ModelFileNotFoundError
 
-__all__ = ["files_in_directory", "files_of_pair"]
+__all__ = ["check_model_file", "files_in_directory", "files_of_pair"]
 
 
 def files_in_directory(directory: Path) -> tuple[Path, Path]:
@@ -48,6 +48,14 @@ def files_of_pair(options_file: str | os.PathLike[str],
     """Both files of an ``(options_file, weight_file)`` pair, checked to exist."""
     pair = Path(options_file), Path(weight_file)
     for path, what in zip(pair, ("options", "weights")):
-        if not path.is_file():
-            raise ModelFileNotFoundError(path, f"{what} file not found.")
+        check_model_file(path, what)
     return pair
+
+
+def check_model_file(path: str | os.PathLike[str], what: str) -> None:
+    """Raise unless ``path`` is a file (ModelFileError for a directory, else not found)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(path, f"is a directory, not the {what} file.")
+    if not path.is_file():
+        raise ModelFileNotFoundError(path, f"{what} file not found.")

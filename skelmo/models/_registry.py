@@ -22,7 +22,7 @@ from .._format import (
 from .._utils import atomic_path, sha256_file
 from ._fetch import ModelDownloadError, check_timeout, check_url, fetch, is_local, local_path
 from ._filelock import file_lock
-from ._local import files_in_directory, files_of_pair
+from ._local import check_model_file, files_in_directory, files_of_pair
 
 __all__ = [
     "BUNDLED_MODEL",
@@ -275,8 +275,7 @@ def register(
             options = str(Path(options).expanduser().resolve())
             weights = str(Path(weights).expanduser().resolve())
             for path, what in ((options, "options"), (weights, "weights")):
-                if not Path(path).is_file():
-                    raise ModelFileNotFoundError(path, f"{what} file not found.")
+                check_model_file(path, what)
         else:
             check_url(options)
             check_url(weights)

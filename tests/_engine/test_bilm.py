@@ -30,6 +30,7 @@ ARCHITECTURES = {
     "three-layers": {"n_layers": 3},
     "no-clipping": {"cell_clip": None, "proj_clip": None},
     "no-skip": {"use_skip_connections": False},
+    "width-one": {"projection_dim": 1, "cell_dim": 1},
     "wide-filters": {"filters": ((1, 3), (3, 5), (7, 6), (9, 2)), "char_dim": 6,
                      "projection_dim": 12, "cell_dim": 20},
 }
@@ -220,3 +221,83 @@ def test_word_ids_change_no_vector(small_bilm, precision):
         torch.testing.assert_close(per_word.layers, per_position.layers, rtol=0, atol=1e-6)
         torch.testing.assert_close(per_word.state.h, per_position.state.h, rtol=0, atol=1e-6)
         assert torch.equal(per_word.mask, per_position.mask)
+
+
+# -- what a caller can get wrong ----------------------------------------------------------
+
+
+def test_no_sentence_at_all(small_bilm):
+    out = small_bilm(batch_to_ids([]))
+    assert out.layers.shape == (3, 0, 0, 32) and out.mask.shape == (0, 0)
+    assert small_bilm.encode_tokens(torch.zeros(0, 50, dtype=torch.long)).shape == (0, 16)
+
+
+def test_weights_are_fixed_once_built(small_bilm, tmp_path):
+    other = BiLM.from_files(*make_random_model(tmp_path, seed=9))
+    for module in (other, other.lstm, other.char_encoder):
+        with pytest.raises(RuntimeError, match="fixed when it is built.*from_weights"):
+            module.load_state_dict(small_bilm.state_dict())
+
+
+@pytest.mark.parametrize(("char_ids", "error", "message"), [
+    (torch.zeros(1, 2, 50), TypeError, "must be an integer tensor"),
+    ([[[0] * 50]], TypeError, "must be an integer tensor"),
+    (torch.zeros(1, 2, 49, dtype=torch.long), ValueError, "50 ids per token"),
+    (torch.zeros(2, 50, dtype=torch.long), ValueError, r"shape \(batch, time, 50\)"),
+    (torch.full((1, 2, 50), 263), ValueError, r"must lie in \[0, 261\]"),
+    (torch.full((1, 2, 50), -1), ValueError, r"must lie in \[0, 261\]"),
+])
+def test_bad_character_ids_are_clear_errors(small_bilm, char_ids, error, message):
+    with pytest.raises(error, match=message):
+        small_bilm(char_ids)
+
+
+def test_character_ids_of_any_integer_type(small_bilm):
+    ids = batch_to_ids([["The", "cat"]])
+    assert torch.equal(small_bilm(ids.int()).layers, small_bilm(ids).layers)
+
+
+def test_a_state_of_other_rows_or_shape_is_an_error(small_bilm):
+    ids2, ids3 = batch_to_ids([["a"], ["b"]]), batch_to_ids([["a"], ["b"], ["c"]])
+    state3 = small_bilm(ids3).state
+    with pytest.raises(ValueError, match=r"state must have 1 or 2 row\(s\) here, got 3"):
+        small_bilm(ids2, state=state3)
+    with pytest.raises(ValueError, match=r"state.h must be a float32 tensor of shape \(2, 2"):
+        small_bilm(ids3, state=type(state3)(state3.h.double(), state3.c))
+    with pytest.raises(TypeError, match="state must be an LstmState"):
+        small_bilm(ids3, state=(state3.h, state3.c))
+
+
+def test_low_level_calls_check_the_precision(small_bilm):
+    tokens = small_bilm.encode_tokens(batch_to_ids([["<S>", "a", "</S>"]]))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        small_bilm.contextualize(tokens, torch.tensor([3]), precision="bf16")
+
+
+def test_a_packed_sentence_outside_its_row_is_an_error(small_bilm):
+    tokens = small_bilm.encode_tokens(batch_to_ids([["a", "b"]]))
+    boundaries = small_bilm.encode_tokens(batch_to_ids([["<S>", "</S>"]]))[0]
+    with pytest.raises(ValueError, match="does not lie in its row: row 0 has 1 positions"):
+        small_bilm.contextualize_packed(tokens, torch.tensor([1]), [[(0, 0, 2)]], boundaries)
+
+
+def test_each_device_has_one_name(small_model_files):
+    from skelmo import load_bilm
+    from skelmo._engine import resolve_device
+
+    assert resolve_device("cpu:0") == resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="there is one CPU device"):
+        resolve_device("cpu:1")
+    assert load_bilm(*small_model_files, device="cpu:0") is load_bilm(*small_model_files,
+                                                                     device="cpu")
+
+
+@pytest.mark.parametrize(("capability", "native"), [((7, 5), False), ((8, 0), True),
+                                                    ((9, 0), True)])
+def test_cuda_bfloat16_is_native_from_ampere_on(monkeypatch, capability, native):
+    seen = []
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability",
+                        lambda device=None: seen.append(device) or capability)
+    assert bfloat16_supported(torch.device("cuda", 1)) is native
+    assert seen == [torch.device("cuda", 1)]

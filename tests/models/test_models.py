@@ -914,3 +914,12 @@ def test_the_damaged_copy_advice_names_the_cache_dir(served, home, tmp_path):
         assert (f"Download it again with `skelmo download tiny --force{option}` (or "
                 f"skelmo.models.download('tiny', force=True{argument})), or delete "
                 f"{weight_file.parent}.") in str(info.value)
+
+
+def test_a_directory_given_as_a_model_file_is_named_as_such(tmp_path):
+    from skelmo import ModelFileError
+    from skelmo.models import resolve_model
+
+    options_file, _ = make_random_model(tmp_path / "m", seed=2)
+    with pytest.raises(ModelFileError, match="is a directory, not the weights file"):
+        resolve_model((options_file, tmp_path))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from skelmo import ElmoTokenVectorizer, ElmoVectorizer, models, read_model
+from skelmo._format import read_options
 from skelmo.models import resolve_model
 from skelmo.training import default_options
 
@@ -66,6 +67,13 @@ def test_bundled_model_is_listed(capsys):
     assert models.BUNDLED_MODEL in listing
     assert main(["info", models.BUNDLED_MODEL]) == 0
     assert "1,262,416" in capsys.readouterr().out
+
+
+def test_bundled_description_states_its_architecture():
+    options = read_options(resolve_model(None)[0])
+    description = models.lookup(models.BUNDLED_MODEL).description
+    assert (f"{options.n_layers} x {options.cell_dim}/{options.projection_dim} LSTM, "
+            f"{options.n_filters} CNN filters, {options.n_highway} highway layers") in description
 
 
 @pytest.mark.parametrize("name", ["options.json", "weights.hdf5", "training.json"])

@@ -115,7 +115,7 @@ _BUILTIN[BUNDLED_MODEL] = RegisteredModel(
     name=BUNDLED_MODEL,
     directory=str(Path(__file__).resolve().parents[1] / "_bundled"),
     dim=256,
-    description="bundled with skelmo; 2 x 512/128 LSTM, 512 CNN filters, 2 highway layers",
+    description="bundled with skelmo (v2); 2 x 256/128 LSTM, 128 CNN filters, 2 highway layers",
 )
 _registered: dict[str, RegisteredModel] = {}
 

@@ -612,6 +612,16 @@ def _check_output_dir(output_dir: Path, inputs: Mapping[str, Any]) -> None:
                 raise ValueError(
                     f"{name} {path} is {target}, a file training writes; train into another "
                     "output_dir (or move the file out of it).")
+    if output_dir.is_dir():
+        # A model directory holds one weights file: another one would make the result
+        # ambiguous to load.
+        others = sorted(p.name for pattern in ("*.hdf5", "*.h5") for p in output_dir.glob(pattern)
+                        if p.name != WEIGHT_FILE and not p.name.startswith("."))
+        if others:
+            raise ValueError(
+                f"{output_dir} holds other weights files ({', '.join(others)}); the model "
+                "training writes there could not be loaded by its directory; train into "
+                "another output_dir.")
     has_model = any((output_dir / n).exists() for n in (OPTIONS_FILE, WEIGHT_FILE))
     from_training = any((output_dir / n).exists() for n in (_CHECKPOINT, _LOG))
     if has_model and not from_training:

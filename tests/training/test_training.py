@@ -624,3 +624,14 @@ def test_a_diverging_run_is_a_clear_error_and_keeps_the_last_checkpoint(corpus_f
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert saved["step"] == 2 and seen == [1, 2, 3]
     assert not (tmp_path / "weights.hdf5").exists()
+
+
+def test_an_output_dir_with_another_weights_file_is_refused(corpus_files, tmp_path):
+    make_random_model(tmp_path / "start", options=OPTIONS, seed=2)
+    (tmp_path / "start" / "weights.hdf5").rename(tmp_path / "start" / "elmo_weights.hdf5")
+    (tmp_path / "start" / "options.json").rename(tmp_path / "start" / "elmo_options.json")
+    with pytest.raises(ValueError, match=r"holds other weights files \(elmo_weights.hdf5\)"):
+        train(corpus_files[0], tmp_path / "start", init_model=tmp_path / "start", max_steps=2,
+              **{k: v for k, v in SMALL.items() if k != "options"})
+    assert sorted(p.name for p in (tmp_path / "start").iterdir()) == ["elmo_options.json",
+                                                                      "elmo_weights.hdf5"]

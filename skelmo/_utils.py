@@ -30,6 +30,7 @@ __all__ = [
     "import_optional",
     "progress_bar",
     "replace_keeping_mode",
+    "same_file",
     "sha256_file",
     "temporary_path",
 ]
@@ -136,6 +137,20 @@ def import_optional(module: str, install: str) -> Any:
     except ImportError as error:
         raise ImportError(install) from error
     return sys.modules[module]
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file: the same path, through symbolic links, or a hard link.
+
+    Paths that need not exist yet compare by where they resolve to. A path
+    that cannot be resolved (a loop of symbolic links) compares as written.
+    """
+    try:
+        if Path(a).resolve() == Path(b).resolve():
+            return True
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except (OSError, RuntimeError):
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

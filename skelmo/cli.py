@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from ._utils import PRECISIONS, STATE_POLICIES, atomic_path, progress_bar
+from ._utils import PRECISIONS, STATE_POLICIES, atomic_path, progress_bar, same_file
 
 __all__ = ["main"]
 
@@ -440,10 +440,7 @@ def _is_the_input(input_name: str, output: Path) -> bool:
             # Standard input redirected from OUTPUT.
             return output.exists() and os.path.samestat(os.fstat(sys.stdin.fileno()),
                                                         os.stat(output))
-        source = Path(input_name)
-        if source.resolve() == output.resolve():
-            return True
-        return source.exists() and output.exists() and os.path.samefile(source, output)
+        return same_file(input_name, output)
     except (AttributeError, OSError, RuntimeError, ValueError):
         # No file behind stdin (a pipe stands in for it), or a path that cannot be resolved
         # (a symbolic link loop: the checks that follow report it).

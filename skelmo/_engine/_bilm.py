@@ -980,11 +980,11 @@ class BiLM(_FixedWeights):
         -------
         Tensor of shape (..., projection_dim)
         """
-        return self._encode_tokens(char_ids)[0]
+        return self._encode_tokens(
+            _checked_char_ids(char_ids, self.char_encoder.char_embed.shape[0]))[0]
 
     def _encode_tokens(self, char_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`encode_tokens`, and an id per position equal for equal tokens."""
-        char_ids = _checked_char_ids(char_ids, self.char_encoder.char_embed.shape[0])
+        """:meth:`encode_tokens` of checked ids, and an id per position equal for equal tokens."""
         flat = char_ids.reshape(-1, MAX_CHARACTERS).to(self.device)
         shape = char_ids.shape[:-1]
         if flat.shape[0] == 0:

@@ -30,7 +30,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .._utils import replace_keeping_mode, temporary_path
+from .._utils import replace_keeping_mode, same_file, temporary_path
 from ._chars import MAX_CHARACTERS
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "LstmCellWeights",
     "ModelFileError",
     "ModelFileNotFoundError",
+    "check_model_file",
     "check_weights",
     "expected_shapes",
     "read_model",
@@ -483,7 +484,7 @@ def read_options(path: str | os.PathLike[str]) -> ElmoOptions:
         or invalid.
     """
     path = Path(path)
-    _check_regular_file(path, "options")
+    check_model_file(path, "options")
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text)
@@ -542,7 +543,7 @@ def read_weights(path: str | os.PathLike[str], options: ElmoOptions) -> ElmoWeig
     ``CNN_high_K``, ``CNN_proj``, ``RNN_K``), such as a softmax, are ignored.
     """
     path = Path(path)
-    _check_regular_file(path, "weights")
+    check_model_file(path, "weights")
     try:
         if not h5py.is_hdf5(path):
             raise ModelFileError(path, "not an HDF5 file.")
@@ -633,8 +634,23 @@ def _open_dataset(fin: h5py.File, path: Path, name: str) -> h5py.Dataset | None:
     return obj
 
 
-def _check_regular_file(path: Path, what: str) -> None:
-    """Raise :class:`ModelFileError` unless ``path`` is a regular file (or a link to one)."""
+def check_model_file(path: str | os.PathLike[str], what: str) -> None:
+    """Raise unless ``path`` is a regular file (or a link to one).
+
+    Parameters
+    ----------
+    path : str or path-like
+    what : str
+        The file's role for the message ("options", "weights").
+
+    Raises
+    ------
+    ModelFileNotFoundError
+        If nothing is there.
+    ModelFileError
+        If it is a directory or another kind of file (a device, a named pipe).
+    """
+    path = Path(path)
     if path.is_dir():
         raise ModelFileError(path, f"is a directory, not the {what} file.")
     if not path.exists():
@@ -757,16 +773,7 @@ def _check_destinations(options_file: Path, weight_file: Path) -> None:
         if path.is_dir():
             raise ModelFileError(
                 path, f"is a directory; the {what} file cannot be written in its place.")
-    try:
-        same = options_file.resolve() == weight_file.resolve()
-    except (OSError, RuntimeError):  # a loop of symbolic links
-        same = os.path.abspath(options_file) == os.path.abspath(weight_file)
-    if not same and options_file.exists() and weight_file.exists():
-        try:
-            same = os.path.samefile(options_file, weight_file)
-        except OSError:
-            same = False
-    if same:
+    if same_file(options_file, weight_file):
         raise ModelFileError(
             weight_file,
             f"is the same file as the options destination {options_file}; the options and "

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .._format import ModelFileError, ModelFileNotFoundError
+from .._format import ModelFileError, ModelFileNotFoundError, check_model_file
 
-__all__ = ["check_model_file", "files_in_directory", "files_of_pair"]
+__all__ = ["files_in_directory", "files_of_pair"]
 
 
 def files_in_directory(directory: Path) -> tuple[Path, Path]:
@@ -51,11 +51,3 @@ def files_of_pair(options_file: str | os.PathLike[str],
         check_model_file(path, what)
     return pair
 
-
-def check_model_file(path: str | os.PathLike[str], what: str) -> None:
-    """Raise unless ``path`` is a file (ModelFileError for a directory, else not found)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ModelFileError(path, f"is a directory, not the {what} file.")
-    if not path.is_file():
-        raise ModelFileNotFoundError(path, f"{what} file not found.")

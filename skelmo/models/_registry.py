@@ -16,13 +16,14 @@ from .._format import (
     ElmoOptions,
     ModelFileError,
     ModelFileNotFoundError,
+    check_model_file,
     read_options,
     read_weights,
 )
 from .._utils import atomic_path, sha256_file
 from ._fetch import ModelDownloadError, check_timeout, check_url, fetch, is_local, local_path
 from ._filelock import file_lock
-from ._local import check_model_file, files_in_directory, files_of_pair
+from ._local import files_in_directory, files_of_pair
 
 __all__ = [
     "BUNDLED_MODEL",

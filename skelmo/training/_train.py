@@ -33,6 +33,7 @@ from .._utils import (
     check_integer,
     check_progress,
     progress_bar,
+    same_file,
     sha256_file,
 )
 from ..models import resolve_model
@@ -184,8 +185,8 @@ def train(
     same arguments and corpus text resumes from it and gives the same model as
     an uninterrupted run (on the same device and number of threads). Nothing
     in ``output_dir`` but the checkpoint changes before the run ends: the
-    model files and the vocabulary are written together at the end. Checkpoints hold only
-    tensors and plain values, and are read with
+    model files and the vocabulary are written together at the end.
+    Checkpoints hold only tensors and plain values, and are read with
     ``torch.load(weights_only=True)``: reading one never runs code from it.
 
     Parameters
@@ -608,7 +609,7 @@ def _check_output_dir(output_dir: Path, inputs: Mapping[str, Any]) -> None:
         if path is None:
             continue
         for target in written:
-            if _same_file(Path(path), target):
+            if same_file(path, target):
                 raise ValueError(
                     f"{name} {path} is {target}, a file training writes; train into another "
                     "output_dir (or move the file out of it).")
@@ -629,14 +630,6 @@ def _check_output_dir(output_dir: Path, inputs: Mapping[str, Any]) -> None:
             f"{output_dir} holds a model that skelmo.train did not write there (no "
             f"{_CHECKPOINT} or {_LOG} beside it), which training would overwrite; train "
             "into another output_dir.")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file (through links too); False if either is missing."""
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
-        return False
 
 
 def _features(model: TrainableBiLM, window: Any, char_ids: torch.Tensor,

@@ -26,8 +26,31 @@ def _cpuinfo() -> tuple[str, set[str]]:
     return name, flags
 
 
+# Environment variables that cap the instruction set the libraries use below
+# what the CPU has: set, a run measures that code path on this CPU.
+_ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA",
+               "DNNL_MAX_CPU_ISA")
+
+
+def _kernels() -> str:
+    """The instruction set of PyTorch's own CPU kernels, and any limit set in the environment."""
+    import torch
+
+    text = f"torch kernels: {torch.backends.cpu.get_cpu_capability()}"
+    limits = [f"{name}={os.environ[name]}" for name in _ISA_LIMITS if os.environ.get(name)]
+    if limits:
+        text += f", limited by {' '.join(limits)}"
+    return text
+
+
 def cpu_description() -> str:
-    """``"<model>, <n> logical CPUs, vector extensions: ..."`` for the report's header."""
+    """``"<model>, <n> logical CPUs, vector extensions: ..., torch kernels: ..."``.
+
+    For the report's header: the CPU, what it can do and which code path
+    PyTorch takes (capped below the CPU's own by the environment variables
+    in ``_ISA_LIMITS`` when they are set).
+    """
     name, flags = _cpuinfo()
     found = [ext for ext in _EXTENSIONS if ext in flags] or ["unknown"]
-    return f"{name}, {os.cpu_count()} logical CPUs, vector extensions: {' '.join(found)}"
+    return (f"{name}, {os.cpu_count()} logical CPUs, vector extensions: {' '.join(found)}; "
+            f"{_kernels()}")

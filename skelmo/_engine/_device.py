@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -108,31 +109,69 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+#: oneDNN's names (as its ``ONEDNN_MAX_CPU_ISA`` takes them) of the
+#: instruction sets that hold native bfloat16 dot products; a cap below them
+#: makes torch emulate bfloat16 products although the CPU has them.
+_BFLOAT16_ISAS = frozenset({
+    "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512", "AVX512_CORE_AMX",
+    "AVX10_1_512_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX_FP16", "ALL", "DEFAULT"})
+_ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")  # the order oneDNN reads them in
+
+
+def _cpu_bfloat16_problem() -> str | None:
+    """Why this process would emulate bfloat16 products on the CPU, or None if it would not."""
+    for name in _ISA_CAPS:
+        cap = os.environ.get(name, "").strip()
+        if cap:
+            if cap.upper() not in _BFLOAT16_ISAS:
+                return f"{name}={cap} keeps PyTorch's bfloat16 kernels off AVX512-BF16 and AMX"
+            break
+    probes = [getattr(torch.cpu, name, None)
+              for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if all(callable(probe) for probe in probes):
+        native = any(probe() for probe in probes)
+    else:
+        native = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    if not native:
+        return "this CPU has neither AVX512-BF16 nor AMX"
+    if not _onednn_bfloat16():
+        return "this PyTorch build does not run bfloat16 products through oneDNN here"
+    return None
+
+
+def _onednn_bfloat16() -> bool:
+    """Whether torch's oneDNN kernels, which bfloat16 products go through, take bfloat16 here."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return probe is None or bool(probe())
+
+
 def bfloat16_supported(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 matrices natively.
 
     On CUDA, a GPU of compute capability 8.0 or later (Ampere on; earlier
     ones emulate bfloat16), or what torch reports on ROCm; on the CPU,
-    AVX512-BF16 or AMX, asked of torch's CPU-feature probe where it has one,
-    else read from ``/proc/cpuinfo``. Elsewhere bfloat16 products are
-    emulated, hundreds of times slower than float32 ones.
+    AVX512-BF16 or AMX (asked of torch's CPU-feature probe where it has one,
+    else read from ``/proc/cpuinfo``), used by torch's oneDNN kernels and not
+    capped below them by ``ONEDNN_MAX_CPU_ISA`` (or ``DNNL_MAX_CPU_ISA``).
+    Elsewhere bfloat16 products are emulated, hundreds of times slower than
+    float32 ones.
     """
     if device.type == "cuda":
         if torch.version.hip:
             return bool(torch.cuda.is_bf16_supported())
         return torch.cuda.get_device_capability(device)[0] >= 8
-    probes = [getattr(torch.cpu, name, None)
-              for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    if all(callable(probe) for probe in probes):
-        return any(probe() for probe in probes)
-    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return _cpu_bfloat16_problem() is None
 
 
 def check_precision_on(precision: str, device: torch.device) -> None:
     """Raise a ValueError when ``precision`` cannot run at full speed on ``device``."""
     if check_precision(precision) == "bfloat16" and not bfloat16_supported(device):
-        where = "this CPU has neither AVX512-BF16 nor AMX" if device.type == "cpu" else (
-            f"{device} does not support bfloat16")
+        if device.type == "cpu":
+            where = _cpu_bfloat16_problem() or "this CPU has neither AVX512-BF16 nor AMX"
+        else:
+            where = f"{device} does not support bfloat16"
         raise ValueError(
             f"precision='bfloat16' needs native bfloat16 matrix products, and {where}: "
             "there it would run many times slower than float32. Use precision='float32' "

@@ -143,24 +143,27 @@ def test_precision_is_checked(small_bilm, monkeypatch):
     check_precision_on("float32", torch.device("cpu"))
 
 
-def test_cpu_flags_decide_when_torch_has_no_probe(monkeypatch):
+@pytest.fixture
+def no_isa_cap(monkeypatch):
+    """No oneDNN instruction-set cap in the environment."""
+    for name in device_module._ISA_CAPS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_cpu_flags_decide_when_torch_has_no_probe(monkeypatch, no_isa_cap):
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
     monkeypatch.setattr(device_module, "_onednn_bfloat16", lambda: True)
-    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(device_module, "_cpu_flags", lambda: {"avx2", "avx512f"})
     assert not device_module.bfloat16_supported(torch.device("cpu"))
     monkeypatch.setattr(device_module, "_cpu_flags", lambda: {"avx512f", "amx_bf16"})
     assert device_module.bfloat16_supported(torch.device("cpu"))
 
 
-
 @pytest.mark.parametrize("variable", ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"])
-def test_an_instruction_set_cap_below_bfloat16_refuses_it(monkeypatch, small_bilm, variable):
+def test_an_instruction_set_cap_below_bfloat16_refuses_it(monkeypatch, no_isa_cap, small_bilm,
+                                                           variable):
     # Capped at AVX2, torch multiplies bfloat16 matrices in an emulation over a
     # hundred times slower than float32, whatever the CPU has.
-    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, "AVX2")
     assert not bfloat16_supported(torch.device("cpu"))
     with pytest.raises(ValueError, match=f"{variable}=AVX2 keeps PyTorch's bfloat16 kernels off"):
@@ -169,9 +172,8 @@ def test_an_instruction_set_cap_below_bfloat16_refuses_it(monkeypatch, small_bil
     assert not bfloat16_supported(torch.device("cpu"))
 
 
-def test_an_instruction_set_cap_with_bfloat16_leaves_the_hardware_to_decide(monkeypatch):
-    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
-        monkeypatch.delenv(name, raising=False)
+def test_an_instruction_set_cap_with_bfloat16_leaves_the_hardware_to_decide(monkeypatch,
+                                                                           no_isa_cap):
     uncapped = bfloat16_supported(torch.device("cpu"))
     for cap in ("AVX512_CORE_AMX", "avx512_core_bf16", "ALL"):
         monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
@@ -181,15 +183,14 @@ def test_an_instruction_set_cap_with_bfloat16_leaves_the_hardware_to_decide(monk
     assert bfloat16_supported(torch.device("cpu")) is uncapped
 
 
-def test_bfloat16_needs_torch_onednn_kernels(monkeypatch):
-    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
-        monkeypatch.delenv(name, raising=False)
+def test_bfloat16_needs_torch_onednn_kernels(monkeypatch, no_isa_cap):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
     assert not bfloat16_supported(torch.device("cpu"))
     with pytest.raises(ValueError, match="does not run bfloat16 products through oneDNN"):
         check_precision_on("bfloat16", torch.device("cpu"))
+
 
 @needs_bfloat16
 def test_bfloat16_is_close_to_float32_and_keeps_layer_zero(small_bilm):

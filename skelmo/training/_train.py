@@ -9,9 +9,12 @@ import os
 import pickle
 import platform
 import re
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -441,17 +444,18 @@ def train(
                             "(resume=False, or another output_dir); the checkpoint in "
                             f"{output_dir} is the last one written before.")
                     torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
-                    updating = True
-                    if learning_rate == 0:
-                        # Adam skips a parameter without a gradient; a zero step would
-                        # still turn -0.0 weights into 0.0.
-                        optimizer.zero_grad(set_to_none=True)
-                    optimizer.step()
-                    schedule.step()
-                    step += 1
-                    state = next_state
-                    history.append(round(value, 5))
-                    updating = False
+                    with _signals_held():
+                        updating = True
+                        if learning_rate == 0:
+                            # Adam skips a parameter without a gradient; a zero step would
+                            # still turn -0.0 weights into 0.0.
+                            optimizer.zero_grad(set_to_none=True)
+                        optimizer.step()
+                        schedule.step()
+                        step += 1
+                        state = next_state
+                        history.append(round(value, 5))
+                        updating = False
                     running = value if running is None else 0.98 * running + 0.02 * value
                     bar.update(1)
                     bar.set_postfix(ppl=f"{_perplexity(running):.1f}")
@@ -462,8 +466,9 @@ def train(
     except FloatingPointError:
         raise
     except BaseException:
-        # Interrupted (Ctrl-C, a failing callback): keep every step done, unless the
-        # interruption came in the middle of one.
+        # Interrupted (Ctrl-C, SIGTERM under the command line, a failing callback): keep
+        # every step done, unless an error broke off the update of one (a signal waits
+        # for the update to end).
         if not updating:
             save_checkpoint()
         raise
@@ -484,6 +489,38 @@ def train(
     _write_log(output_dir / _LOG, config, step, int(total_steps), train_ppl, result_heldout,
                seconds, torch_device, len(vocabulary), data)
     return TrainingResult(output_dir, step, train_ppl, result_heldout, seconds)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the duration of the block, then deliver them.
+
+    Python handlers only (the default Ctrl-C one, the command line's): one that
+    arrives in the block is recorded and its handler called once the block ends,
+    so the exception it raises cannot cut a step's update in half. Outside the
+    main thread, or for a signal without a Python handler, this changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[tuple[int, Any]] = []
+
+    def record(signum: int, frame: Any) -> None:
+        received.append((signum, frame))
+
+    held = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            held[signum] = handler
+            signal.signal(signum, record)
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        for signum, frame in received:
+            held[signum](signum, frame)
 
 
 def evaluate_perplexity(

@@ -236,6 +236,39 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_model(
     assert all(np.array_equal(whole[k], split[k]) for k in whole)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_an_update_lets_the_step_finish_and_keeps_it(corpus_files, tmp_path,
+                                                                   monkeypatch):
+    settings = dict(max_steps=6, seed=0, checkpoint_every=100, **SMALL)
+    reference = []
+    train(corpus_files[0], tmp_path / "whole", callback=lambda s, loss: reference.append(loss),
+          **settings)
+    adam_step = torch.optim.Adam.step
+    calls = []
+
+    def interrupted_step(self, *args, **kwargs):
+        calls.append(None)
+        if len(calls) == 3:
+            # Ctrl-C arrives while the third step moves the weights.
+            signal.raise_signal(signal.SIGINT)
+        return adam_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", interrupted_step)
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(corpus_files[0], tmp_path / "split", **settings)
+    saved = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == 3 and len(saved["history"]) == 3
+    assert signal.getsignal(signal.SIGINT) is handler
+    monkeypatch.undo()
+    resumed = []
+    train(corpus_files[0], tmp_path / "split", callback=lambda s, loss: resumed.append(loss),
+          **settings)
+    assert resumed == reference[3:]
+    whole, split = _weights(tmp_path / "whole"), _weights(tmp_path / "split")
+    assert all(np.array_equal(whole[k], split[k]) for k in whole)
+
+
 def test_stop_at_step_exports_part_of_the_schedule_and_the_run_continues(corpus_files,
                                                                         tmp_path):
     settings = dict(max_steps=8, seed=0, checkpoint_every=100, **SMALL)

@@ -89,9 +89,11 @@ class ElmoVectorizer(ElmoEstimatorBase):
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs the LSTM's matrix products in bfloat16 with
-        float32 accumulation, state and outputs: faster where the hardware
-        has native bfloat16 (CUDA, CPUs with AVX512-BF16 or AMX), refused with
-        a ValueError elsewhere. Deterministic, close to but not equal to
+        float32 accumulation, state and outputs, where the hardware has
+        native bfloat16 (CUDA, CPUs with AVX512-BF16 or AMX), refused with a
+        ValueError elsewhere. Faster than float32 with AMX and on an AMD CPU
+        with AVX512-BF16, slower on an Intel one without AMX (the user
+        guide's benchmarks give the figures). Deterministic, close to but not equal to
         float32 (see the user guide's benchmarks).
     n_threads : int, default=None
         Torch CPU threads while embedding; None leaves torch's setting (one
@@ -395,9 +397,11 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs the LSTM's matrix products in bfloat16 with
-        float32 accumulation, state and outputs: faster where the hardware
-        has native bfloat16 (CUDA, CPUs with AVX512-BF16 or AMX), refused with
-        a ValueError elsewhere. Deterministic, close to but not equal to
+        float32 accumulation, state and outputs, where the hardware has
+        native bfloat16 (CUDA, CPUs with AVX512-BF16 or AMX), refused with a
+        ValueError elsewhere. Faster than float32 with AMX and on an AMD CPU
+        with AVX512-BF16, slower on an Intel one without AMX (the user
+        guide's benchmarks give the figures). Deterministic, close to but not equal to
         float32 (see the user guide's benchmarks).
     n_threads : int, default=None
         Torch CPU threads while embedding; None leaves torch's setting (one

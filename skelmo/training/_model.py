@@ -11,6 +11,7 @@ here.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -146,7 +147,7 @@ class TrainableBiLM(nn.Module):
             biases = _gate_columns(
                 torch.stack([self.biases[d * o.n_layers + layer] for d in range(2)]))
             w_proj = torch.stack([self.projections[d * o.n_layers + layer] for d in range(2)])
-            inputs = F.dropout(x, self.dropout, self.training)
+            inputs = _dropout(x, self.dropout, self.training)
             # The input half of every gate, for all steps of both stacks at once.
             x_gates = torch.bmm(inputs.reshape(stacks, -1, proj),
                                 kernels[:, :proj]).view(stacks, steps, batch, -1)
@@ -156,7 +157,7 @@ class TrainableBiLM(nn.Module):
             h_final.append(h)
             c_final.append(c)
             x = out + x if (layer > 0 and o.use_skip_connections) else out
-        return (F.dropout(x, self.dropout, self.training), torch.stack(h_final, dim=1),
+        return (_dropout(x, self.dropout, self.training), torch.stack(h_final, dim=1),
                 torch.stack(c_final, dim=1))
 
     def load_weights(self, weights: ElmoWeights) -> None:
@@ -204,11 +205,38 @@ class TrainableBiLM(nn.Module):
         return ElmoWeights(npy(self.char_embed), conv, highway, projection, lstm)
 
 
+def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``F.dropout(x, p, training)``, with a cheaper random mask on the CPU.
+
+    On the CPU torch draws one 32-bit number per value from a Mersenne Twister
+    (3-4 ns each): dropout on the LSTM inputs took a tenth of a training step.
+    Here numpy's PCG64, seeded from torch's generator (so
+    :func:`torch.manual_seed` and a checkpoint's random state still decide the
+    mask), draws 16 bits per value, and ``p`` is applied as the nearest
+    multiple of 1/65,536. Elsewhere this is :func:`torch.nn.functional.dropout`.
+    """
+    dropped = round(p * 65536)  # of every 65,536 values
+    if not training or dropped == 0:
+        return x
+    if x.device.type != "cpu" or dropped == 65536:
+        return F.dropout(x, p, training)
+    seed = int(torch.randint(0, 2**62, (1,)))
+    bits = np.random.Generator(np.random.PCG64(seed)).integers(
+        0, 1 << 16, x.numel(), dtype=np.uint16)
+    # The 16 bits read as a signed number, uniform over [-32768, 32767].
+    kept = torch.from_numpy(bits.view(np.int16)).view(x.shape) >= dropped - 32768
+    return x * torch.where(kept, 65536 / (65536 - dropped), 0.0).to(x.dtype)
+
+
 def _gate_columns(published: torch.Tensor) -> torch.Tensor:
-    """Reorder the last axis from the published gate order to :data:`GATE_ORDER`."""
-    *lead, width = published.shape
-    blocks = published.view(*lead, 4, width // 4)
-    return blocks[..., list(GATE_ORDER), :].reshape(*lead, width)
+    """Reorder the last axis from the published gate order to :data:`GATE_ORDER`.
+
+    Slices joined by :func:`torch.cat`, whose gradient is slices again: indexing
+    with the order instead took twice as long, forward and backward.
+    """
+    width = published.shape[-1] // 4
+    return torch.cat([published[..., gate * width : (gate + 1) * width] for gate in GATE_ORDER],
+                     dim=-1)
 
 
 def _trim_padding(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:
@@ -283,45 +311,79 @@ class LmSoftmax(nn.Module):
         return output + head
 
 
+# Rows of logits computed at a time: a block of about 2 MB, which stays in cache
+# between its product, its log-softmax and the gradient made of it.
+_BLOCK_VALUES = 1 << 19
+
+
 class _PickedLogSoftmax(torch.autograd.Function):
     """``log_softmax(x @ weight.T + bias)`` at one column per row, in float32.
 
-    The forward pass keeps the log-softmax; the backward pass turns it into
-    the softmax, then the gradient, in place. So no dense one-hot gradient
-    and no second tensor of logits' size is ever written, where
-    ``log_softmax`` then ``gather`` under autograd write three.
+    The logits are made, used and dropped a block of rows at a time, in the
+    forward pass and again in the backward pass, which keeps each row's
+    log-sum-exp and recomputes its logits: no tensor of the logits' size is
+    ever allocated. Such a tensor (5,120 x 2,002 floats at 128 x 20, 41 MB)
+    comes fresh from the operating system at every step, and its page faults
+    and trips to memory cost more than the recomputed product.
     """
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                 columns: torch.Tensor, matmul_dtype: torch.dtype) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):  # the dtypes are explicit
-            if matmul_dtype == torch.float32 and bias is not None:
-                logits = torch.addmm(bias, x.float(), weight.t())
-            else:
-                logits = torch.mm(x.to(matmul_dtype), weight.to(matmul_dtype).t()).float()
-                if bias is not None:
-                    logits += bias
-            log_softmax = torch.log_softmax(logits, dim=1)
-            del logits
-            picked = log_softmax.gather(1, columns.unsqueeze(1)).squeeze(1)
-        ctx.save_for_backward(x, weight, log_softmax, columns)
-        ctx.matmul_dtype, ctx.has_bias = matmul_dtype, bias is not None
+            x = x.float()
+            picked, log_sum_exp = x.new_empty(x.shape[0]), x.new_empty(x.shape[0])
+            for rows, logits in _logit_blocks(x, weight, bias, matmul_dtype):
+                log_softmax = torch.log_softmax(logits, dim=1)
+                at_columns = columns[rows].unsqueeze(1)
+                picked[rows] = log_softmax.gather(1, at_columns).squeeze(1)
+                torch.sub(logits.gather(1, at_columns).squeeze(1), picked[rows],
+                          out=log_sum_exp[rows])
+        ctx.save_for_backward(x, weight, bias, columns, log_sum_exp)
+        ctx.matmul_dtype = matmul_dtype
         return picked
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, weight, log_softmax, columns = ctx.saved_tensors
-        d_x = d_weight = d_bias = None
+        x, weight, bias, columns, log_sum_exp = ctx.saved_tensors
+        want_x, want_weight, want_bias = ctx.needs_input_grad[:3]
+        d_x = torch.empty_like(x) if want_x else None
+        d_weight = torch.zeros_like(weight) if want_weight else None
+        d_bias = torch.zeros_like(bias) if bias is not None and want_bias else None
         with torch.autocast(x.device.type, enabled=False):
-            # d picked / d logits = one-hot(columns) - softmax(logits)
-            grad_logits = log_softmax.exp_().mul_(-grad.unsqueeze(1))
-            grad_logits.scatter_add_(1, columns.unsqueeze(1), grad.unsqueeze(1))
-            low = grad_logits.to(ctx.matmul_dtype)
-            if ctx.needs_input_grad[0]:
-                d_x = torch.mm(low, weight.to(ctx.matmul_dtype)).to(x.dtype)
-            if ctx.needs_input_grad[1]:
-                d_weight = torch.mm(low.t(), x.to(ctx.matmul_dtype)).to(weight.dtype)
-            if ctx.has_bias and ctx.needs_input_grad[2]:
-                d_bias = grad_logits.sum(dim=0)
+            low_weight = weight.to(ctx.matmul_dtype)
+            for rows, logits in _logit_blocks(x, weight, bias, ctx.matmul_dtype):
+                # d picked / d logits = one-hot(columns) - softmax(logits), in place
+                row_grad = grad[rows].unsqueeze(1)
+                grad_logits = logits.sub_(log_sum_exp[rows].unsqueeze(1)).exp_().mul_(-row_grad)
+                grad_logits.scatter_add_(1, columns[rows].unsqueeze(1), row_grad)
+                low = grad_logits.to(ctx.matmul_dtype)
+                if d_x is not None:
+                    d_x[rows] = torch.mm(low, low_weight)
+                if d_weight is not None:
+                    d_weight += torch.mm(low.t(), x[rows].to(low.dtype))
+                if d_bias is not None:
+                    d_bias += grad_logits.sum(dim=0)
         return d_x, d_weight, d_bias, None, None
+
+
+def _logit_blocks(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                  matmul_dtype: torch.dtype) -> Iterator[tuple[slice, torch.Tensor]]:
+    """``x @ weight.T + bias`` in float32, a block of rows at a time.
+
+    Yields each block's rows of ``x`` and its logits, which the caller may
+    overwrite.
+    """
+    step = max(16, _BLOCK_VALUES // max(weight.shape[0], 1))
+    low_x, low_weight_t = x.to(matmul_dtype), weight.to(matmul_dtype).t()
+    for start in range(0, x.shape[0], step):
+        rows = slice(start, min(start + step, x.shape[0]))
+        if matmul_dtype != torch.float32:
+            logits = torch.mm(low_x[rows], low_weight_t).float()
+            if bias is not None:
+                logits += bias
+        elif bias is not None:
+            logits = torch.addmm(bias, low_x[rows], low_weight_t)
+        else:
+            logits = torch.mm(low_x[rows], low_weight_t)
+        yield rows, logits

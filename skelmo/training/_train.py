@@ -242,8 +242,9 @@ def train(
         state and cell arithmetic and every log-softmax stay float32, and the
         exported weights are float32).
         For hardware that computes in bfloat16 natively (CPUs with
-        AVX512-BF16 or AMX, recent GPUs); the speed-up is measured on an
-        AVX512-BF16 CPU in the benchmarks page. Elsewhere, use float32.
+        AVX512-BF16 or AMX, recent GPUs). The benchmarks page measures it:
+        faster on an AMD CPU with AVX512-BF16 and on AMX Xeons, slower than
+        float32 on an Intel Xeon without AMX. Elsewhere, use float32.
     checkpoint_every : int, default=500
     stop_at_step : int, default=None
         Stop at this step, before the end of the schedule, and export the

@@ -28,7 +28,7 @@ from skelmo.training._data import (
     read_corpus,
     windows,
 )
-from skelmo.training._model import TrainableBiLM, _trim_padding
+from skelmo.training._model import LmSoftmax, TrainableBiLM, _dropout, _trim_padding
 
 OPTIONS = make_options(char_dim=4, filters=((1, 4), (2, 8), (3, 8)), n_highway=1,
                        projection_dim=8, cell_dim=16, n_layers=2)
@@ -137,6 +137,27 @@ def test_trimmed_characters_give_the_engines_token_vectors():
 
 
 # -- training --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_dropout_zeroes_a_share_p_scales_the_rest_and_follows_torchs_seed(p):
+    x = torch.rand(1000, 1000) + 1.0
+    torch.manual_seed(5)
+    y = _dropout(x, p, training=True)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.005  # 1e6 draws: sd below 5e-4
+    # p applies as the nearest multiple of 1/65,536.
+    scale = 65536 / (65536 - round(p * 65536))
+    torch.testing.assert_close(y[kept], x[kept] * scale, rtol=1e-6, atol=0)
+    torch.manual_seed(5)
+    assert torch.equal(_dropout(x, p, training=True), y)
+    assert not torch.equal(_dropout(x, p, training=True), y)  # the generator moved on
+    assert _dropout(x, p, training=False) is x and _dropout(x, 0.0, training=True) is x
+    leaf = x.clone().requires_grad_()
+    torch.manual_seed(5)
+    _dropout(leaf, p, training=True).sum().backward()
+    torch.testing.assert_close(leaf.grad, torch.where(kept, scale, 0.0))
+    assert _dropout(x, 1.0, training=True).count_nonzero() == 0
 
 
 def test_training_lowers_the_loss_and_exports_a_loadable_model(corpus_files, tmp_path):
@@ -526,19 +547,20 @@ def test_bad_arguments_are_refused_before_anything_is_written(corpus_files, tmp_
 
 @pytest.mark.parametrize("n_words", [50, 3000])
 def test_output_layer_log_probabilities_are_torchs(n_words):
-    """LmSoftmax.log_prob computes what nn.AdaptiveLogSoftmaxWithLoss (or a full softmax) does."""
-    from skelmo.training._model import LmSoftmax
+    """LmSoftmax.log_prob computes what nn.AdaptiveLogSoftmaxWithLoss (or a full softmax) does.
 
+    With 3,000 words, 600 rows span three blocks of the head's logits (261 rows each).
+    """
     torch.manual_seed(3)
     layer = LmSoftmax(32, n_words, (20, 40) if n_words == 50 else LmSoftmax.default_cutoffs(
         n_words))
-    hidden = torch.randn(300, 32, requires_grad=True)
-    targets = torch.cat([torch.arange(n_words), torch.randint(0, n_words, (300,))])[:300]
+    hidden = torch.randn(600, 32, requires_grad=True)
+    targets = torch.cat([torch.arange(n_words), torch.randint(0, n_words, (600,))])[:600]
     got = layer.log_prob(hidden, targets)
     want = layer.layer(hidden, targets).output
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
     inputs = [hidden, *layer.parameters()]
-    weights = torch.randn(300)  # an uneven upstream gradient
+    weights = torch.randn(600)  # an uneven upstream gradient
     grad_got = torch.autograd.grad((got * weights).sum(), inputs, allow_unused=True)
     grad_want = torch.autograd.grad((layer.layer(hidden, targets).output * weights).sum(),
                                     inputs, allow_unused=True)

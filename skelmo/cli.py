@@ -265,7 +265,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=_positive_int, metavar="N", help=_THREADS_HELP)
     train.add_argument("--precision", choices=PRECISIONS, default="float32",
                        help="bfloat16: mixed precision, for CPUs with AVX512-BF16 or AMX and "
-                       "recent GPUs (default: float32)")
+                       "recent GPUs; faster than float32 with AMX, slower on Intel CPUs "
+                       "without it (default: float32)")
     train.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N")
     train.add_argument("--stop-at-step", type=_positive_int, metavar="N",
                        help="stop at step N and export the model then; run the same command "

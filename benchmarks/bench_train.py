@@ -17,7 +17,9 @@ autograd), measured in the same run, interleaved round by round:
   same run (a 2048 x 512 x 2048 product, the same threads);
 * the learning curve: both trainers from the same initial weights over the
   same windows, mean loss per stretch of steps (dropout draws differ, so equal
-  within noise is the expectation).
+  within noise is the expectation);
+* each timed phase in which other processes (or the hypervisor's steal time)
+  kept more than 0.15 cores busy, as ``bench_bilm.py`` does.
 
 Usage::
 
@@ -45,6 +47,7 @@ import torch  # noqa: E402
 from _baseline_train import baseline_loss  # noqa: E402
 from _machine import cpu_description  # noqa: E402
 from _workload import make_documents  # noqa: E402
+from bench_bilm import CpuMonitor, contention_note, print_contention  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from skelmo._engine import resolve_device  # noqa: E402
@@ -184,14 +187,17 @@ def main() -> None:
     for t in trainers.values():
         t.step()  # warm-up
     seconds = {name: [] for name in trainers}
-    for _ in range(args.rounds):
+    warnings: list[str] = []
+    for number in range(1, args.rounds + 1):
         for name, trainer in trainers.items():
             synchronize(device)
+            monitor = CpuMonitor()
             started = time.perf_counter()
             for _ in range(args.steps):
                 trainer.step()
             synchronize(device)
             seconds[name].append((time.perf_counter() - started) / args.steps)
+            contention_note(monitor, warnings, f"round {number} {name}")
     tokens = args.batch_size * args.unroll_steps
     print(f"matmul rate (2048 x 512 x 2048, float32): {rate / 1e9:.1f} GFLOP/s")
     print(f"{'trainer':11s} {'s/step':>8s} {'tokens/s/dir':>13s} {'GFLOP/step':>11s} "
@@ -201,6 +207,8 @@ def main() -> None:
         achieved = flops[name] / step
         print(f"{name:11s} {step:8.3f} {tokens / step:13,.0f} {flops[name] / 1e9:11.1f} "
               f"{achieved / 1e9:8.1f} {achieved / rate:9.0%}")
+    print_contention(warnings, "these figures are affected (other processes, or time the "
+                     "hypervisor gave to other machines):")
     if with_baseline:
         for name in trainers:
             if name != "baseline":

@@ -311,9 +311,10 @@ class LmSoftmax(nn.Module):
         return output + head
 
 
-# Rows of logits computed at a time: a block of about 2 MB, which stays in cache
-# between its product, its log-softmax and the gradient made of it.
-_BLOCK_VALUES = 1 << 19
+# Rows of logits computed at a time: a block of about 4 MB, which stays in cache
+# between its product, its log-softmax and the gradient made of it (of blocks of
+# 0.5 to 32 MB, the fastest on a 2-core Xeon with 2 MB of L2 cache per core).
+_BLOCK_VALUES = 1 << 20
 
 
 class _PickedLogSoftmax(torch.autograd.Function):

@@ -549,7 +549,7 @@ def test_bad_arguments_are_refused_before_anything_is_written(corpus_files, tmp_
 def test_output_layer_log_probabilities_are_torchs(n_words):
     """LmSoftmax.log_prob computes what nn.AdaptiveLogSoftmaxWithLoss (or a full softmax) does.
 
-    With 3,000 words, 600 rows span three blocks of the head's logits (261 rows each).
+    With 3,000 words, 600 rows span two blocks of the head's logits (524 rows, then 76).
     """
     torch.manual_seed(3)
     layer = LmSoftmax(32, n_words, (20, 40) if n_words == 50 else LmSoftmax.default_cutoffs(

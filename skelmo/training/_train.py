@@ -469,9 +469,10 @@ def train(
     except BaseException:
         # Interrupted (Ctrl-C, SIGTERM under the command line, a failing callback): keep
         # every step done, unless an error broke off the update of one (a signal waits
-        # for the update to end).
+        # for the update to end, and a second one for this checkpoint to be written).
         if not updating:
-            save_checkpoint()
+            with _signals_held():
+                save_checkpoint()
         raise
     save_checkpoint()
     model.eval()

@@ -290,6 +290,31 @@ def test_ctrl_c_during_an_update_lets_the_step_finish_and_keeps_it(corpus_files,
     assert all(np.array_equal(whole[k], split[k]) for k in whole)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_second_ctrl_c_does_not_cut_short_the_checkpoint_of_the_first(corpus_files, tmp_path,
+                                                                       monkeypatch):
+    def stop_at_step_3(step, loss):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    save = torch.save
+    saves = []
+
+    def impatient_save(*args, **kwargs):
+        saves.append(None)
+        signal.raise_signal(signal.SIGINT)  # pressed again while the checkpoint is written
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", impatient_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(corpus_files[0], tmp_path / "run", max_steps=6, seed=0, checkpoint_every=100,
+              callback=stop_at_step_3, **SMALL)
+    monkeypatch.undo()
+    assert len(saves) == 1
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == 3 and len(saved["history"]) == 3
+
+
 def test_stop_at_step_exports_part_of_the_schedule_and_the_run_continues(corpus_files,
                                                                         tmp_path):
     settings = dict(max_steps=8, seed=0, checkpoint_every=100, **SMALL)

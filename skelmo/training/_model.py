@@ -209,7 +209,8 @@ def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """``F.dropout(x, p, training)``, with a cheaper random mask on the CPU.
 
     On the CPU torch draws one 32-bit number per value from a Mersenne Twister
-    (3-4 ns each): dropout on the LSTM inputs took a tenth of a training step.
+    (3-4 ns each): at 128 x 20 with 128-wide inputs a call took 7-8 ms, three
+    calls per training step, backward passes not counted.
     Here numpy's PCG64, seeded from torch's generator (so
     :func:`torch.manual_seed` and a checkpoint's random state still decide the
     mask), draws 16 bits per value, and ``p`` is applied as the nearest

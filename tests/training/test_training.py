@@ -136,6 +136,34 @@ def test_trimmed_characters_give_the_engines_token_vectors():
                                    model.encode(char_ids)[:2].numpy(), atol=1e-6)
 
 
+def test_encoder_windows_under_autograd_are_the_engines_and_so_are_their_gradients():
+    """With gradients the convolutions read their windows from shifted slices, not unfold."""
+    from skelmo._engine import convolutions_max
+
+    torch.manual_seed(2)
+    chars = torch.randn(7, 11, 4)
+    widths = [1, 2, 3, 5]
+    matrices = [torch.randn(w * 4, 6, requires_grad=True) for w in widths]
+    biases = [torch.randn(6) for _ in widths]
+    with torch.no_grad():
+        inference = convolutions_max(chars, widths, matrices, biases)
+    leaf = chars.clone().requires_grad_()
+    trained = convolutions_max(leaf, widths, matrices, biases)
+    assert torch.equal(trained.detach(), inference)  # the same windows, the same products
+    upstream = torch.randn_like(trained)
+    got = torch.autograd.grad((trained * upstream).sum(), [leaf, *matrices])
+
+    def through_unfold(x):  # the inference path's windows, under autograd
+        return torch.cat([torch.addmm(b, x.unfold(1, w, 1).transpose(2, 3).reshape(-1, w * 4), m)
+                          .view(7, -1, 6).amax(dim=1)
+                          for w, m, b in zip(widths, matrices, biases)], dim=-1)
+
+    leaf2 = chars.clone().requires_grad_()
+    want = torch.autograd.grad((through_unfold(leaf2) * upstream).sum(), [leaf2, *matrices])
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-6, atol=1e-6)
+
+
 # -- training --------------------------------------------------------------------------------
 
 

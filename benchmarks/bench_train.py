@@ -182,12 +182,14 @@ def main() -> None:
                                           args, device)
     if with_baseline:
         trainers["baseline"] = Trainer(baseline_loss, options, data, vocabulary, args, device)
+    warnings: list[str] = []
+    monitor = CpuMonitor()
     rate = matmul_rate(device)
+    contention_note(monitor, warnings, "matmul rate")
     flops = {name: step_flops(t) for name, t in trainers.items()}
     for t in trainers.values():
         t.step()  # warm-up
     seconds = {name: [] for name in trainers}
-    warnings: list[str] = []
     for number in range(1, args.rounds + 1):
         for name, trainer in trainers.items():
             synchronize(device)

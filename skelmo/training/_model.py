@@ -335,7 +335,8 @@ class _PickedLogSoftmax(torch.autograd.Function):
         with torch.autocast(x.device.type, enabled=False):  # the dtypes are explicit
             x = x.float()
             picked, log_sum_exp = x.new_empty(x.shape[0]), x.new_empty(x.shape[0])
-            for rows, logits in _logit_blocks(x, weight, bias, matmul_dtype):
+            for rows, logits in _logit_blocks(x.to(matmul_dtype), weight.to(matmul_dtype),
+                                              bias):
                 log_softmax = torch.log_softmax(logits, dim=1)
                 at_columns = columns[rows].unsqueeze(1)
                 picked[rows] = log_softmax.gather(1, at_columns).squeeze(1)
@@ -353,8 +354,8 @@ class _PickedLogSoftmax(torch.autograd.Function):
         d_weight = torch.zeros_like(weight) if want_weight else None
         d_bias = torch.zeros_like(bias) if bias is not None and want_bias else None
         with torch.autocast(x.device.type, enabled=False):
-            low_weight = weight.to(ctx.matmul_dtype)
-            for rows, logits in _logit_blocks(x, weight, bias, ctx.matmul_dtype):
+            low_x, low_weight = x.to(ctx.matmul_dtype), weight.to(ctx.matmul_dtype)
+            for rows, logits in _logit_blocks(low_x, low_weight, bias):
                 # d picked / d logits = one-hot(columns) - softmax(logits), in place
                 row_grad = grad[rows].unsqueeze(1)
                 grad_logits = logits.sub_(log_sum_exp[rows].unsqueeze(1)).exp_().mul_(-row_grad)
@@ -363,29 +364,31 @@ class _PickedLogSoftmax(torch.autograd.Function):
                 if d_x is not None:
                     d_x[rows] = torch.mm(low, low_weight)
                 if d_weight is not None:
-                    d_weight += torch.mm(low.t(), x[rows].to(low.dtype))
+                    d_weight += torch.mm(low.t(), low_x[rows])
                 if d_bias is not None:
                     d_bias += grad_logits.sum(dim=0)
         return d_x, d_weight, d_bias, None, None
 
 
-def _logit_blocks(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                  matmul_dtype: torch.dtype) -> Iterator[tuple[slice, torch.Tensor]]:
+def _logit_blocks(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+                  ) -> Iterator[tuple[slice, torch.Tensor]]:
     """``x @ weight.T + bias`` in float32, a block of rows at a time.
 
-    Yields each block's rows of ``x`` and its logits, which the caller may
-    overwrite.
+    ``x`` and ``weight`` come in the products' dtype (float32, or bfloat16
+    for mixed precision), converted once by the caller, which uses them
+    again. Yields each block's rows of ``x`` and its logits, which the caller
+    may overwrite.
     """
     step = max(16, _BLOCK_VALUES // max(weight.shape[0], 1))
-    low_x, low_weight_t = x.to(matmul_dtype), weight.to(matmul_dtype).t()
+    weight_t = weight.t()
     for start in range(0, x.shape[0], step):
         rows = slice(start, min(start + step, x.shape[0]))
-        if matmul_dtype != torch.float32:
-            logits = torch.mm(low_x[rows], low_weight_t).float()
+        if x.dtype != torch.float32:
+            logits = torch.mm(x[rows], weight_t).float()
             if bias is not None:
                 logits += bias
         elif bias is not None:
-            logits = torch.addmm(bias, low_x[rows], low_weight_t)
+            logits = torch.addmm(bias, x[rows], weight_t)
         else:
-            logits = torch.mm(low_x[rows], low_weight_t)
+            logits = torch.mm(x[rows], weight_t)
         yield rows, logits

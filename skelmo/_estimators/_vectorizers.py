@@ -92,9 +92,9 @@ class ElmoVectorizer(ElmoEstimatorBase):
         float32 accumulation, state and outputs, where the hardware has
         native bfloat16 (CUDA, CPUs with AVX512-BF16 or AMX), refused with a
         ValueError elsewhere. Faster than float32 with AMX and on an AMD CPU
-        with AVX512-BF16, slower on an Intel one without AMX (the user
-        guide's benchmarks give the figures). Deterministic, close to but not equal to
-        float32 (see the user guide's benchmarks).
+        with AVX512-BF16, slower on an Intel one without AMX. Deterministic,
+        close to but not equal to float32 (the user guide's benchmarks give
+        the figures).
     n_threads : int, default=None
         Torch CPU threads while embedding; None leaves torch's setting (one
         per core). On a machine shared with other busy processes, or inside
@@ -400,9 +400,9 @@ class ElmoTokenVectorizer(ElmoEstimatorBase):
         float32 accumulation, state and outputs, where the hardware has
         native bfloat16 (CUDA, CPUs with AVX512-BF16 or AMX), refused with a
         ValueError elsewhere. Faster than float32 with AMX and on an AMD CPU
-        with AVX512-BF16, slower on an Intel one without AMX (the user
-        guide's benchmarks give the figures). Deterministic, close to but not equal to
-        float32 (see the user guide's benchmarks).
+        with AVX512-BF16, slower on an Intel one without AMX. Deterministic,
+        close to but not equal to float32 (the user guide's benchmarks give
+        the figures).
     n_threads : int, default=None
         Torch CPU threads while embedding; None leaves torch's setting (one
         per core). On a machine shared with other busy processes, or inside
